@@ -1,0 +1,123 @@
+//! Backpressure: at most `max_concurrent_batches` batches are scored at once and at most
+//! `max_queued_batches` wait for a slot. Past that, or after `queue_timeout_ms` of waiting,
+//! a request is refused (503 with Retry-After) instead of piling up memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Limits;
+use crate::metrics::Metrics;
+
+pub struct Admission {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    wait_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// Why a batch was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    QueueFull,
+    WaitedTooLong,
+}
+
+/// A scoring slot; released on drop.
+pub struct Permit {
+    _slot: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.metrics.batches_in_flight.dec();
+    }
+}
+
+impl Admission {
+    pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> Admission {
+        Admission {
+            slots: Arc::new(Semaphore::new(limits.max_concurrent_batches)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: limits.max_queued_batches,
+            wait_timeout: Duration::from_millis(limits.queue_timeout_ms),
+            metrics,
+        }
+    }
+
+    pub async fn admit(&self) -> Result<Permit, Busy> {
+        let slot = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let position = self.waiting.fetch_add(1, Ordering::SeqCst);
+                if position >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    self.metrics.rejected_busy.inc();
+                    return Err(Busy::QueueFull);
+                }
+                self.metrics.queue_depth.inc();
+                let waited = tokio::time::timeout(
+                    self.wait_timeout,
+                    Arc::clone(&self.slots).acquire_owned(),
+                )
+                .await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                self.metrics.queue_depth.dec();
+                match waited {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        self.metrics.rejected_busy.inc();
+                        return Err(Busy::WaitedTooLong);
+                    }
+                }
+            }
+        };
+        self.metrics.batches_in_flight.inc();
+        Ok(Permit {
+            _slot: slot,
+            metrics: Arc::clone(&self.metrics),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(concurrent: usize, queued: usize, timeout_ms: u64) -> Admission {
+        let limits = Limits {
+            max_concurrent_batches: concurrent,
+            max_queued_batches: queued,
+            queue_timeout_ms: timeout_ms,
+            ..Limits::default()
+        };
+        Admission::new(&limits, Arc::new(Metrics::new()))
+    }
+
+    #[tokio::test]
+    async fn refuses_when_the_queue_is_full() {
+        let admission = admission(1, 0, 1000);
+        let held = admission.admit().await.unwrap();
+        assert_eq!(admission.admit().await.err(), Some(Busy::QueueFull));
+        drop(held);
+        assert!(admission.admit().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn waiting_batches_get_a_slot_or_time_out() {
+        let admission = Arc::new(admission(1, 4, 50));
+        let held = admission.admit().await.unwrap();
+        assert_eq!(admission.admit().await.err(), Some(Busy::WaitedTooLong));
+        let waiter = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move { admission.admit().await.is_ok() })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(held);
+        assert!(waiter.await.unwrap());
+    }
+}

@@ -1,0 +1,171 @@
+//! `POST /v1/judge`: score a batch with a task's mixture of judges or an explicit list.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use judge_api::{Item, JudgeRequest, JudgeResponse};
+
+use super::extract::ApiJson;
+use super::{ApiError, App};
+use crate::admission::Busy;
+use crate::catalog::JudgeEntry;
+use crate::config::Limits;
+use crate::scoring::Scorer;
+
+#[utoipa::path(
+    post, path = "/v1/judge", tag = "scoring",
+    request_body = JudgeRequest,
+    responses(
+        (status = 200, description = "Verdicts per item, in request order", body = JudgeResponse),
+        (status = 400, description = "Malformed JSON", body = judge_api::ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = judge_api::ErrorBody),
+        (status = 413, description = "Body, batch or field too large", body = judge_api::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = judge_api::ErrorBody),
+        (status = 422, description = "Invalid request: unknown judge or task, bad field", body = judge_api::ErrorBody),
+        (status = 503, description = "Saturated; retry after the Retry-After header", body = judge_api::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn score(
+    State(app): State<Arc<App>>,
+    ApiJson(request): ApiJson<JudgeRequest>,
+) -> Result<Json<JudgeResponse>, ApiError> {
+    let limits = &app.config.limits;
+    if request.items.len() > limits.max_items {
+        return Err(ApiError::too_large(
+            "too_many_items",
+            format!(
+                "{} items; at most {} per request (limits.max_items)",
+                request.items.len(),
+                limits.max_items
+            ),
+        )
+        .at("items"));
+    }
+    let judges = resolve_judges(&app, &request)?;
+    check_sizes(&request.items, limits)?;
+    Scorer::validate(&judges, &request.items).map_err(|invalid| {
+        ApiError::unprocessable(
+            "invalid_item",
+            format!("judge {}: {}", invalid.judge, invalid.error.message),
+        )
+        .at(format!("items[{}].{}", invalid.index, invalid.error.field))
+    })?;
+    let _permit = app.admission.admit().await.map_err(|busy| {
+        let why = match busy {
+            Busy::QueueFull => "too many batches are waiting",
+            Busy::WaitedTooLong => "no scoring slot became free in time (limits.queue_timeout_ms)",
+        };
+        ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
+    })?;
+    Ok(Json(
+        app.scorer
+            .score(&judges, request.items, request.cache)
+            .await,
+    ))
+}
+
+fn resolve_judges(app: &App, request: &JudgeRequest) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {
+    let catalog = &app.catalog;
+    let (names, field_of): (Vec<String>, Box<dyn Fn(usize) -> String>) =
+        match (&request.task, &request.judges) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "give exactly one of `task` and `judges`",
+                )
+                .at("task"));
+            }
+            (Some(task_name), None) => {
+                let task = catalog.task(task_name).ok_or_else(|| {
+                    ApiError::unprocessable("unknown_task", format!("unknown task {task_name:?}"))
+                        .at("task")
+                })?;
+                (task.judges.clone(), Box::new(|_| "task".to_owned()))
+            }
+            (None, Some(judges)) => {
+                if judges.is_empty() {
+                    return Err(ApiError::unprocessable(
+                        "invalid_request",
+                        "`judges` must name at least one judge",
+                    )
+                    .at("judges"));
+                }
+                (judges.clone(), Box::new(|i| format!("judges[{i}]")))
+            }
+        };
+    if names.len() > app.config.limits.max_judges {
+        return Err(ApiError::too_large(
+            "too_many_judges",
+            format!(
+                "{} judges; at most {} (limits.max_judges)",
+                names.len(),
+                app.config.limits.max_judges
+            ),
+        )
+        .at(field_of(0)));
+    }
+    let mut seen = HashSet::new();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if !seen.insert(name) {
+                return Err(ApiError::unprocessable(
+                    "duplicate_judge",
+                    format!("judge {name:?} is listed twice"),
+                )
+                .at(field_of(i)));
+            }
+            catalog.judge(name).ok_or_else(|| {
+                ApiError::unprocessable("unknown_judge", format!("unknown judge {name:?}"))
+                    .at(field_of(i))
+            })
+        })
+        .collect()
+}
+
+fn check_sizes(items: &[Item], limits: &Limits) -> Result<(), ApiError> {
+    let max = limits.max_field_bytes;
+    for (i, item) in items.iter().enumerate() {
+        if item.prompt.text_len() > max {
+            return Err(ApiError::too_large(
+                "field_too_large",
+                format!("the prompt exceeds {max} bytes (limits.max_field_bytes)"),
+            )
+            .at(format!("items[{i}].prompt")));
+        }
+        if item.response.len() > max {
+            return Err(ApiError::too_large(
+                "field_too_large",
+                format!("the response exceeds {max} bytes (limits.max_field_bytes)"),
+            )
+            .at(format!("items[{i}].response")));
+        }
+        if !item.metadata.is_empty() {
+            let size = serde_json::to_vec(&item.metadata).map_or(usize::MAX, |v| v.len());
+            if size > limits.max_metadata_bytes {
+                return Err(ApiError::too_large(
+                    "field_too_large",
+                    format!(
+                        "the metadata exceeds {} bytes (limits.max_metadata_bytes)",
+                        limits.max_metadata_bytes
+                    ),
+                )
+                .at(format!("items[{i}].metadata")));
+            }
+        }
+        if let Some(id) = &item.id
+            && !(id.is_string() || id.is_i64() || id.is_u64())
+        {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                "an item id must be a string or an integer",
+            )
+            .at(format!("items[{i}].id")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The HTTP API: the router, shared state, and the middleware every request passes through
+//! (auth, request metrics). One file per resource.
+
+mod error;
+mod extract;
+mod health;
+mod judge;
+mod judges;
+pub mod openapi;
+mod tasks;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::admission::Admission;
+use crate::auth::{Denied, Keys, Role};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::metrics::{Metrics, RouteLabels};
+use crate::scoring::Scorer;
+use crate::store::Database;
+pub use error::ApiError;
+
+/// Everything a handler may need; shared by all requests.
+pub struct App {
+    pub config: Config,
+    pub db: Database,
+    pub catalog: Arc<Catalog>,
+    pub scorer: Scorer,
+    pub admission: Admission,
+    pub metrics: Arc<Metrics>,
+    pub keys: Keys,
+}
+
+pub type AppState = State<Arc<App>>;
+
+pub fn router(app: Arc<App>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/judge", post(judge::score))
+        .route("/v1/judges", get(judges::list))
+        .route(
+            "/v1/judges/{name}",
+            get(judges::get).put(judges::put).delete(judges::delete),
+        )
+        .route("/v1/kinds", get(judges::kinds))
+        .route("/v1/tasks", get(tasks::list))
+        .route(
+            "/v1/tasks/{name}",
+            get(tasks::get).put(tasks::put).delete(tasks::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            require_key,
+        ));
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::serve));
+    Router::new()
+        .merge(v1)
+        .merge(public)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(app.config.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), track_http))
+        .with_state(app)
+}
+
+/// Reads need an API (or admin) key; scoring too; everything else needs an admin key.
+async fn require_key(State(app): AppState, request: Request, next: Next) -> Response {
+    let needed = match *request.method() {
+        Method::GET | Method::HEAD => Role::Scorer,
+        Method::POST if request.uri().path() == "/v1/judge" => Role::Scorer,
+        _ => Role::Admin,
+    };
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match app.keys.authorize(header, needed) {
+        Ok(()) => next.run(request).await,
+        Err(Denied::Unauthenticated) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer <key>)",
+        )
+        .into_response(),
+        Err(Denied::Forbidden) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this endpoint needs an admin key",
+        )
+        .into_response(),
+    }
+}
+
+async fn track_http(State(app): AppState, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = RouteLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    app.metrics.http_requests.get_or_create(&labels).inc();
+    app.metrics
+        .http_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint; see /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method; see /openapi.json",
+    )
+}

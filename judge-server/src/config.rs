@@ -1,0 +1,458 @@
+//! Configuration: a TOML file (`MOJ_CONFIG`) plus environment overrides, with a sane default
+//! for every limit.
+//!
+//! Environment: `MOJ_LISTEN`, `MOJ_DATA_DIR`, `DATABASE_URL`, `MOJ_API_KEYS`, `MOJ_ADMIN_KEYS`,
+//! `MOJ_ALLOW_UNAUTHENTICATED`, and `MOJ_<SECTION>_<KEY>` for any key of the `[server]`,
+//! `[limits]`, `[cache]` and `[database]` sections (e.g. `MOJ_LIMITS_MAX_ITEMS=512`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use judge_api::{JudgeDefinition, TaskDefinition};
+use serde::{Deserialize, Serialize};
+
+/// Sections whose keys can be overridden by `MOJ_<SECTION>_<KEY>` environment variables.
+const OVERRIDABLE_SECTIONS: [&str; 4] = ["server", "limits", "cache", "database"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub limits: Limits,
+    pub cache: CacheConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    /// Judges declared in the file: read-only through the API.
+    pub judges: BTreeMap<String, JudgeDefinition>,
+    /// Tasks declared in the file: read-only through the API.
+    pub tasks: BTreeMap<String, TaskDefinition>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Where the embedded SQLite database (and later runtimes and caches) live.
+    pub data_dir: PathBuf,
+    /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
+    pub shutdown_grace_secs: u64,
+    /// How often the judge and task definitions are re-read from the database, so that
+    /// changes made through another replica are served here too.
+    pub catalog_refresh_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("moj-data"),
+            shutdown_grace_secs: 30,
+            catalog_refresh_secs: 5,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Most items in one `POST /v1/judge`.
+    pub max_items: usize,
+    /// Most judges in one mixture (request or task).
+    pub max_judges: usize,
+    /// Largest prompt (all message text) and largest response, each, in bytes.
+    pub max_field_bytes: usize,
+    /// Largest metadata object of one item, in bytes of JSON.
+    pub max_metadata_bytes: usize,
+    /// Batches scored at the same time.
+    pub max_concurrent_batches: usize,
+    /// Batches allowed to wait for a slot; beyond that the server answers 503 with Retry-After.
+    pub max_queued_batches: usize,
+    /// How long a batch may wait for a slot before the server answers 503.
+    pub queue_timeout_ms: u64,
+    /// Time one judge may take on one batch; past it its items are `error`.
+    pub judge_timeout_ms: u64,
+    /// Largest judge config (JSON bytes) accepted by `PUT /v1/judges/{name}`.
+    pub max_judge_config_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Limits {
+            max_body_bytes: 64 * 1024 * 1024,
+            max_items: 8192,
+            max_judges: 32,
+            max_field_bytes: 1024 * 1024,
+            max_metadata_bytes: 1024 * 1024,
+            max_concurrent_batches: 4 * cores,
+            max_queued_batches: 256,
+            queue_timeout_ms: 30_000,
+            judge_timeout_ms: 120_000,
+            max_judge_config_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Master switch: with `false`, nothing is read from or written to the cache.
+    pub enabled: bool,
+    /// Entries of the in-memory LRU in front of the database (0 disables it).
+    pub memory_entries: usize,
+    /// Verdicts older than this are pruned (0 keeps them forever).
+    pub max_age_secs: u64,
+    pub prune_interval_secs: u64,
+    /// While the database is down, at most one log line per this many seconds.
+    pub outage_log_interval_secs: u64,
+    /// Time a cache lookup or write may take before the batch goes on without it.
+    pub db_timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            memory_entries: 200_000,
+            max_age_secs: 30 * 24 * 3600,
+            prune_interval_secs: 3600,
+            outage_log_interval_secs: 30,
+            db_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://...` or `sqlite://...`; empty: a SQLite file in the data directory.
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            max_connections: 16,
+            connect_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Keys that may score and read. Prefer `MOJ_API_KEYS` to keep keys out of files.
+    pub api_keys: Vec<String>,
+    /// Keys that may also create, change and delete judges and tasks.
+    pub admin_keys: Vec<String>,
+    /// Allow a non-loopback listen address without any key.
+    pub allow_unauthenticated: bool,
+}
+
+impl AuthConfig {
+    pub fn enabled(&self) -> bool {
+        !self.api_keys.is_empty() || !self.admin_keys.is_empty()
+    }
+}
+
+impl Config {
+    /// Reads the file named by `path` (if any), then applies the process environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut doc = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut doc, env)?;
+        let mut config: Config = doc
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.resolve_defaults();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_defaults(&mut self) {
+        if self.database.url.is_empty() {
+            let file = self.server.data_dir.join("moj.sqlite3");
+            self.database.url = format!("sqlite://{}?mode=rwc", file.display());
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        let l = &self.limits;
+        for (name, value) in [
+            ("limits.max_body_bytes", l.max_body_bytes),
+            ("limits.max_items", l.max_items),
+            ("limits.max_judges", l.max_judges),
+            ("limits.max_field_bytes", l.max_field_bytes),
+            ("limits.max_metadata_bytes", l.max_metadata_bytes),
+            ("limits.max_concurrent_batches", l.max_concurrent_batches),
+            ("limits.max_judge_config_bytes", l.max_judge_config_bytes),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if l.judge_timeout_ms == 0 {
+            bail!("limits.judge_timeout_ms must be at least 1");
+        }
+        if self.server.catalog_refresh_secs == 0 {
+            bail!("server.catalog_refresh_secs must be at least 1");
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            bail!("server.log_format must be \"text\" or \"json\"");
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            bail!(
+                "database.url (DATABASE_URL) must start with sqlite:, postgres:// or postgresql://"
+            );
+        }
+        for key in self.auth.api_keys.iter().chain(&self.auth.admin_keys) {
+            if key.len() < 8 {
+                bail!("API keys must be at least 8 characters long");
+            }
+        }
+        for (name, task) in &self.tasks {
+            if task.judges.is_empty() {
+                bail!("tasks.{name}.judges must name at least one judge");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.listen.parse().with_context(|| {
+            format!(
+                "server.listen (MOJ_LISTEN) {:?} is not an IP:port",
+                self.server.listen
+            )
+        })
+    }
+
+    /// The configuration as TOML, with keys redacted (for `check-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        let mut copy = self.clone();
+        let redact = |keys: &mut Vec<String>| {
+            for key in keys.iter_mut() {
+                *key = "<redacted>".into();
+            }
+        };
+        redact(&mut copy.auth.api_keys);
+        redact(&mut copy.auth.admin_keys);
+        copy.database.url = redact_url_password(&copy.database.url);
+        toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:<redacted>@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.find('@') else {
+        return url.to_owned();
+    };
+    let credentials = &rest[..at];
+    match credentials.find(':') {
+        Some(colon) => format!(
+            "{}{}:<redacted>{}",
+            &url[..scheme_end + 3],
+            &credentials[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
+    for (name, value) in env {
+        let (section, key, parsed) = match name.as_str() {
+            "MOJ_LISTEN" => (
+                "server",
+                "listen".to_owned(),
+                toml::Value::String(value.clone()),
+            ),
+            "MOJ_DATA_DIR" => (
+                "server",
+                "data_dir".to_owned(),
+                toml::Value::String(value.clone()),
+            ),
+            "DATABASE_URL" => (
+                "database",
+                "url".to_owned(),
+                toml::Value::String(value.clone()),
+            ),
+            "MOJ_API_KEYS" => ("auth", "api_keys".to_owned(), key_list(value)),
+            "MOJ_ADMIN_KEYS" => ("auth", "admin_keys".to_owned(), key_list(value)),
+            "MOJ_ALLOW_UNAUTHENTICATED" => (
+                "auth",
+                "allow_unauthenticated".to_owned(),
+                toml::Value::Boolean(parse_bool(name, value)?),
+            ),
+            other => {
+                let Some(rest) = other.strip_prefix("MOJ_") else {
+                    continue;
+                };
+                let lower = rest.to_ascii_lowercase();
+                let Some(section) = OVERRIDABLE_SECTIONS
+                    .iter()
+                    .find(|s| lower.starts_with(&format!("{s}_")))
+                else {
+                    continue;
+                };
+                let key = lower[section.len() + 1..].to_owned();
+                (*section, key, scalar(value))
+            }
+        };
+        let table = doc
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(table) = table.as_table_mut() else {
+            bail!("config section [{section}] must be a table");
+        };
+        table.insert(key, parsed);
+    }
+    Ok(())
+}
+
+fn key_list(value: &str) -> toml::Value {
+    toml::Value::Array(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| toml::Value::String(k.to_owned()))
+            .collect(),
+    )
+}
+
+fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => bail!("{name} must be 1/0/true/false, got {value:?}"),
+    }
+}
+
+/// An environment value as a TOML scalar: integer, float or boolean when it parses as one.
+fn scalar(value: &str) -> toml::Value {
+    if let Ok(int) = value.parse::<i64>() {
+        toml::Value::Integer(int)
+    } else if let Ok(float) = value.parse::<f64>() {
+        toml::Value::Float(float)
+    } else if let Ok(boolean) = value.parse::<bool>() {
+        toml::Value::Boolean(boolean)
+    } else {
+        toml::Value::String(value.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite_in_the_data_dir() {
+        let config = Config::load_with_env(None, &env(&[("MOJ_DATA_DIR", "/tmp/x")])).unwrap();
+        assert_eq!(config.database.url, "sqlite:///tmp/x/moj.sqlite3?mode=rwc");
+        assert_eq!(config.server.listen, "127.0.0.1:8080");
+        assert!(!config.auth.enabled());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_generic_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moj.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nmax_items = 10\n[judges.no_sorry]\nkind = \"regex\"\nconfig = { must_not_match = [\"sorry\"] }\n",
+        )
+        .unwrap();
+        let config = Config::load_with_env(
+            Some(&path),
+            &env(&[
+                ("MOJ_LIMITS_MAX_ITEMS", "20"),
+                ("MOJ_CACHE_ENABLED", "false"),
+                ("MOJ_API_KEYS", "key-one-1234, key-two-5678"),
+                ("DATABASE_URL", "postgres://u:pw@h/db"),
+                ("MOJ_TEST_SOMETHING", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.limits.max_items, 20);
+        assert!(!config.cache.enabled);
+        assert_eq!(config.auth.api_keys, vec!["key-one-1234", "key-two-5678"]);
+        assert_eq!(config.judges["no_sorry"].kind, "regex");
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("key-one-1234"));
+        assert!(!shown.contains(":pw@"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors_naming_the_key() {
+        let error = Config::load_with_env(None, &env(&[("MOJ_LIMITS_MAX_ITMES", "3")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("max_itmes"), "{error}");
+        let error = Config::load_with_env(None, &env(&[("MOJ_LIMITS_MAX_ITEMS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limits.max_items"), "{error}");
+        let error = Config::load_with_env(None, &env(&[("MOJ_LISTEN", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("MOJ_LISTEN"), "{error}");
+        let error = Config::load_with_env(None, &env(&[("MOJ_ALLOW_UNAUTHENTICATED", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("MOJ_ALLOW_UNAUTHENTICATED"), "{error}");
+    }
+
+    #[test]
+    fn redacts_url_passwords() {
+        assert_eq!(
+            redact_url_password("postgres://me:secret@db:5432/x"),
+            "postgres://me:<redacted>@db:5432/x"
+        );
+        assert_eq!(
+            redact_url_password("postgres://me@db/x"),
+            "postgres://me@db/x"
+        );
+        assert_eq!(redact_url_password("sqlite://a.db"), "sqlite://a.db");
+    }
+}

@@ -1,0 +1,86 @@
+//! Rule judges: synchronous, CPU-bound checks of one item at a time.
+//!
+//! They implement [`RuleJudge`]; [`on_blocking_pool`] turns one into a [`Judge`] that runs its
+//! batches on tokio's blocking pool (split across cores for large batches), so a big batch
+//! never stalls the async workers that serve other requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use judge_api::Item;
+
+use super::{Fingerprint, InputError, Judge, Judgement};
+
+/// Batches at least this large are split across the available cores.
+const PARALLEL_THRESHOLD: usize = 64;
+
+pub trait RuleJudge: Send + Sync + 'static {
+    fn fingerprint(&self) -> &Fingerprint;
+
+    fn check_item(&self, _item: &Item) -> Result<(), InputError> {
+        Ok(())
+    }
+
+    fn judge(&self, item: &Item) -> Judgement;
+}
+
+/// Wraps a rule judge as a [`Judge`].
+pub fn on_blocking_pool<R: RuleJudge>(rule: R) -> Arc<dyn Judge> {
+    Arc::new(BlockingJudge(Arc::new(rule)))
+}
+
+struct BlockingJudge<R>(Arc<R>);
+
+fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>]) -> Vec<Judgement> {
+    items
+        .iter()
+        .map(|item| {
+            let start = Instant::now();
+            let mut judgement = rule.judge(item);
+            judgement.micros = start.elapsed().as_micros() as u64;
+            judgement
+        })
+        .collect()
+}
+
+#[async_trait]
+impl<R: RuleJudge> Judge for BlockingJudge<R> {
+    fn fingerprint(&self) -> &Fingerprint {
+        self.0.fingerprint()
+    }
+
+    fn check_item(&self, item: &Item) -> Result<(), InputError> {
+        self.0.check_item(item)
+    }
+
+    async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunks = if items.len() >= PARALLEL_THRESHOLD {
+            cores
+        } else {
+            1
+        };
+        let chunk_len = items.len().div_ceil(chunks).max(1);
+        let tasks: Vec<_> = items
+            .chunks(chunk_len)
+            .map(|chunk| {
+                let rule = Arc::clone(&self.0);
+                let chunk = chunk.to_vec();
+                tokio::task::spawn_blocking(move || judge_timed(rule.as_ref(), &chunk))
+            })
+            .collect();
+        let mut judgements = Vec::with_capacity(items.len());
+        for (task, chunk) in tasks.into_iter().zip(items.chunks(chunk_len)) {
+            match task.await {
+                Ok(part) => judgements.extend(part),
+                Err(join_error) => {
+                    let reason = format!("judge crashed: {join_error}");
+                    tracing::error!(kind = self.0.fingerprint().kind, %reason);
+                    judgements.extend(chunk.iter().map(|_| Judgement::error(reason.clone())));
+                }
+            }
+        }
+        judgements
+    }
+}

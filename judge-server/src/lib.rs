@@ -1,0 +1,15 @@
+//! moj judge server: scores (prompt, response, metadata) batches with a mixture of judges
+//! and caches every verdict. See ARCHITECTURE.md for the map.
+
+pub mod admission;
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod catalog;
+pub mod config;
+pub mod judges;
+pub mod metrics;
+pub mod scoring;
+pub mod server;
+pub mod shutdown;
+pub mod store;

@@ -1,0 +1,94 @@
+//! `judge-server`: serve, migrate, check-config.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use judge_server::config::Config;
+use judge_server::server;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "judge-server",
+    version,
+    about = "moj judge server: batch scoring with a mixture of judges and a verdict cache"
+)]
+struct Cli {
+    /// TOML config file (also MOJ_CONFIG). Environment variables override it.
+    #[arg(long, short, global = true, env = "MOJ_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies migrations first unless database.migrate_on_start = false).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and every declared judge and task, print it (keys redacted), and exit.
+    CheckConfig,
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config.server.log_format);
+    match cli.command {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => {
+            let db = server::open_database(&config, true).await?;
+            println!("migrations applied ({})", db.backend());
+            db.close().await;
+            Ok(())
+        }
+        Command::CheckConfig => {
+            server::check_auth_policy(&config)?;
+            let db = judge_server::store::Database::connect(&config.database).await?;
+            let catalog = judge_server::catalog::Catalog::new(&config, db)?;
+            print!("{}", config.to_redacted_toml());
+            println!(
+                "# ok: {} judge(s) and {} task(s) declared in the config file",
+                catalog.judges().len(),
+                catalog.tasks().len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Scoring a batch with a mixture of judges: cache lookups (one batched query), judges run
+//! concurrently on their misses (each item input judged once per judge even if repeated),
+//! fresh verdicts stored, verdicts combined per item.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use judge_api::{BatchStats, Item, ItemResult, JudgeResponse, JudgeVerdict, Verdict};
+use serde_json::Value;
+
+use crate::cache::key::{input_digest, verdict_key};
+use crate::cache::{Key, VerdictCache};
+use crate::catalog::JudgeEntry;
+use crate::judges::{InputError, Judgement};
+use crate::metrics::Metrics;
+
+pub struct Scorer {
+    /// `None` when the cache is disabled in config.
+    cache: Option<Arc<VerdictCache>>,
+    metrics: Arc<Metrics>,
+    judge_timeout: Duration,
+}
+
+/// An item a judge refused before scoring: `items[index].<field>`.
+#[derive(Debug)]
+pub struct InvalidItem {
+    pub index: usize,
+    pub judge: String,
+    pub error: InputError,
+}
+
+impl Scorer {
+    pub fn new(
+        cache: Option<Arc<VerdictCache>>,
+        metrics: Arc<Metrics>,
+        judge_timeout: Duration,
+    ) -> Self {
+        Scorer {
+            cache,
+            metrics,
+            judge_timeout,
+        }
+    }
+
+    /// Every judge checks every item's input before anything is scored.
+    pub fn validate(judges: &[Arc<JudgeEntry>], items: &[Item]) -> Result<(), InvalidItem> {
+        for (index, item) in items.iter().enumerate() {
+            for entry in judges {
+                entry.judge.check_item(item).map_err(|error| InvalidItem {
+                    index,
+                    judge: entry.name.clone(),
+                    error,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn score(
+        &self,
+        judges: &[Arc<JudgeEntry>],
+        items: Vec<Item>,
+        use_cache: bool,
+    ) -> JudgeResponse {
+        let started = Instant::now();
+        let cache = self.cache.as_ref().filter(|_| use_cache);
+        self.metrics.items.inc_by(items.len() as u64);
+        let ids: Vec<Value> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| item.id.clone().unwrap_or_else(|| Value::from(i)))
+            .collect();
+        let items: Vec<Arc<Item>> = items.into_iter().map(Arc::new).collect();
+        let inputs: Vec<Key> = items.iter().map(|item| input_digest(item)).collect();
+        let keys: Vec<Vec<Key>> = judges
+            .iter()
+            .map(|entry| {
+                let fingerprint = entry.judge.fingerprint();
+                inputs
+                    .iter()
+                    .map(|input| verdict_key(fingerprint, input))
+                    .collect()
+            })
+            .collect();
+
+        let mut stats = BatchStats {
+            items: items.len() as u64,
+            ..BatchStats::default()
+        };
+        let lookup = match cache {
+            Some(cache) => {
+                let unique: Vec<Key> = keys
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                cache.get_many(&unique).await
+            }
+            None => Default::default(),
+        };
+        stats.cache_errors += u64::from(lookup.failed);
+
+        // Per judge: the distinct inputs to compute, and where each item's verdict comes from.
+        let mut grid: Vec<Vec<Option<JudgeVerdict>>> = vec![vec![None; items.len()]; judges.len()];
+        let mut work: Vec<Vec<usize>> = vec![Vec::new(); judges.len()];
+        let mut copies: Vec<Vec<(usize, usize)>> = vec![Vec::new(); judges.len()];
+        for (j, entry) in judges.iter().enumerate() {
+            let mut first_seen: HashMap<Key, usize> = HashMap::new();
+            for (i, key) in keys[j].iter().enumerate() {
+                if let Some(hit) = lookup.found.get(key) {
+                    stats.cache_hits += 1;
+                    grid[j][i] = Some(JudgeVerdict {
+                        name: entry.name.clone(),
+                        verdict: hit.verdict,
+                        score: hit.score,
+                        reason: hit.reason.clone(),
+                        cached: true,
+                        micros: 0,
+                        details: hit.details.clone(),
+                    });
+                } else if let Some(&first) = first_seen.get(key) {
+                    stats.deduplicated += 1;
+                    copies[j].push((i, first));
+                } else {
+                    first_seen.insert(*key, i);
+                    work[j].push(i);
+                }
+            }
+        }
+
+        // Run every judge on its misses, concurrently.
+        let running: Vec<_> = judges
+            .iter()
+            .zip(&work)
+            .map(|(entry, todo)| {
+                let entry = Arc::clone(entry);
+                let batch: Vec<Arc<Item>> = todo.iter().map(|&i| Arc::clone(&items[i])).collect();
+                let timeout = self.judge_timeout;
+                tokio::spawn(async move { run_judge(&entry, &batch, timeout).await })
+            })
+            .collect();
+        let mut fresh: Vec<(Key, &'static str, Judgement)> = Vec::new();
+        for (j, handle) in running.into_iter().enumerate() {
+            let entry = &judges[j];
+            let judgements = match handle.await {
+                Ok(judgements) => judgements,
+                Err(error) => {
+                    vec![Judgement::error(format!("judge crashed: {error}")); work[j].len()]
+                }
+            };
+            for (&i, judgement) in work[j].iter().zip(judgements) {
+                stats.cache_misses += 1;
+                self.metrics
+                    .record_judge_time(&entry.name, judgement.micros);
+                grid[j][i] = Some(JudgeVerdict {
+                    name: entry.name.clone(),
+                    verdict: judgement.verdict,
+                    score: judgement.score,
+                    reason: judgement.reason.clone(),
+                    cached: false,
+                    micros: judgement.micros,
+                    details: judgement.details.clone(),
+                });
+                fresh.push((keys[j][i], entry.judge.fingerprint().kind, judgement));
+            }
+            for &(i, first) in &copies[j] {
+                grid[j][i] = grid[j][first]
+                    .clone()
+                    .map(|v| JudgeVerdict { micros: 0, ..v });
+            }
+        }
+
+        if let Some(cache) = cache {
+            let entries = fresh
+                .iter()
+                .map(|(key, kind, judgement)| (*key, *kind, judgement))
+                .collect();
+            if !cache.put_many(entries).await {
+                stats.cache_errors += 1;
+            }
+        }
+
+        let mut results = Vec::with_capacity(items.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            let verdicts: Vec<JudgeVerdict> = grid
+                .iter_mut()
+                .map(|column| column[i].take().expect("every (judge, item) has a verdict"))
+                .collect();
+            for verdict in &verdicts {
+                self.metrics.record_verdict(&verdict.name, verdict.verdict);
+            }
+            let verdict = Verdict::combine(verdicts.iter().map(|v| v.verdict));
+            match verdict {
+                Verdict::Pass => stats.pass += 1,
+                Verdict::Fail => stats.fail += 1,
+                Verdict::Error => stats.error += 1,
+            }
+            results.push(ItemResult {
+                id,
+                verdict,
+                judges: verdicts,
+            });
+        }
+        stats.micros = started.elapsed().as_micros() as u64;
+        JudgeResponse { results, stats }
+    }
+}
+
+/// One judge on one batch, bounded in time; always exactly one judgement per item.
+async fn run_judge(entry: &JudgeEntry, batch: &[Arc<Item>], timeout: Duration) -> Vec<Judgement> {
+    if batch.is_empty() {
+        return Vec::new();
+    }
+    match tokio::time::timeout(timeout, entry.judge.judge_batch(batch)).await {
+        Ok(judgements) if judgements.len() == batch.len() => judgements,
+        Ok(judgements) => {
+            tracing::error!(
+                judge = entry.name,
+                got = judgements.len(),
+                want = batch.len(),
+                "judge returned the wrong number of judgements"
+            );
+            vec![
+                Judgement::error(format!(
+                    "judge returned {} judgements for {} items",
+                    judgements.len(),
+                    batch.len()
+                ));
+                batch.len()
+            ]
+        }
+        Err(_) => vec![
+            Judgement::error(format!("judge timed out after {} ms", timeout.as_millis()));
+            batch.len()
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use judge_api::{Source, Verdict};
+
+    use super::*;
+    use crate::config::{CacheConfig, DatabaseConfig};
+    use crate::judges::{Fingerprint, Judge};
+    use crate::store::Database;
+
+    /// Fails on "fail", errs on "error", else passes; counts the items it saw.
+    struct Scripted {
+        fingerprint: Fingerprint,
+        seen: AtomicUsize,
+        delay: Duration,
+    }
+
+    #[async_trait]
+    impl Judge for Scripted {
+        fn fingerprint(&self) -> &Fingerprint {
+            &self.fingerprint
+        }
+
+        async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
+            self.seen.fetch_add(items.len(), Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            items
+                .iter()
+                .map(|item| {
+                    if item.response.contains("fail") {
+                        Judgement::fail("nope")
+                    } else if item.response.contains("error") {
+                        Judgement::error("backend down")
+                    } else {
+                        Judgement::pass("fine")
+                    }
+                })
+                .collect()
+        }
+    }
+
+    fn entry(name: &str, delay: Duration) -> (Arc<JudgeEntry>, Arc<Scripted>) {
+        let judge = Arc::new(Scripted {
+            fingerprint: Fingerprint::of("scripted", 1, &name),
+            seen: AtomicUsize::new(0),
+            delay,
+        });
+        let entry = JudgeEntry {
+            name: name.into(),
+            definition: judge_api::JudgeDefinition {
+                kind: "scripted".into(),
+                config: Value::Null,
+            },
+            source: Source::Config,
+            judge: Arc::clone(&judge) as Arc<dyn Judge>,
+        };
+        (Arc::new(entry), judge)
+    }
+
+    async fn scorer(timeout: Duration) -> (Scorer, Database) {
+        let db = Database::connect(&DatabaseConfig {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            ..DatabaseConfig::default()
+        })
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let cache = VerdictCache::new(&CacheConfig::default(), db.clone(), Arc::clone(&metrics));
+        (Scorer::new(Some(Arc::new(cache)), metrics, timeout), db)
+    }
+
+    fn batch(responses: &[&str]) -> Vec<Item> {
+        responses.iter().map(|r| Item::new("p", *r)).collect()
+    }
+
+    #[tokio::test]
+    async fn errors_combine_below_fail_and_are_never_cached() {
+        let (scorer, db) = scorer(Duration::from_secs(5)).await;
+        let (a, a_judge) = entry("a", Duration::ZERO);
+        let (b, _) = entry("b", Duration::ZERO);
+        let judges = vec![a, b];
+        let items = batch(&["ok", "an error", "fail and error", "fail"]);
+        let first = scorer.score(&judges, items.clone(), true).await;
+        let verdicts: Vec<_> = first.results.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            verdicts,
+            vec![Verdict::Pass, Verdict::Error, Verdict::Fail, Verdict::Fail]
+        );
+        assert_eq!(
+            (first.stats.pass, first.stats.fail, first.stats.error),
+            (1, 2, 1)
+        );
+        // Two judges x three non-error items are stored; error verdicts are not.
+        assert_eq!(db.count_verdicts().await.unwrap(), 6);
+        let second = scorer.score(&judges, items, true).await;
+        assert_eq!(second.stats.cache_hits, 6);
+        assert_eq!(second.stats.cache_misses, 2, "errors are judged again");
+        assert_eq!(a_judge.seen.load(Ordering::SeqCst), 4 + 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_judge_times_out_as_error_while_others_answer() {
+        let (scorer, db) = scorer(Duration::from_millis(50)).await;
+        let (fast, _) = entry("fast", Duration::ZERO);
+        let (slow, _) = entry("slow", Duration::from_secs(5));
+        let answer = scorer
+            .score(&[fast, slow], batch(&["ok", "fail"]), true)
+            .await;
+        let first = &answer.results[0];
+        assert_eq!(first.verdict, Verdict::Error);
+        assert_eq!(first.judges[0].verdict, Verdict::Pass);
+        assert_eq!(first.judges[1].verdict, Verdict::Error);
+        assert!(first.judges[1].reason.contains("timed out"));
+        assert_eq!(
+            answer.results[1].verdict,
+            Verdict::Fail,
+            "a fail outranks the other judge's error"
+        );
+        assert_eq!(
+            db.count_verdicts().await.unwrap(),
+            2,
+            "only the fast judge's verdicts are stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn bypass_neither_reads_nor_writes() {
+        let (scorer, db) = scorer(Duration::from_secs(5)).await;
+        let (a, a_judge) = entry("a", Duration::ZERO);
+        scorer
+            .score(std::slice::from_ref(&a), batch(&["ok"]), false)
+            .await;
+        assert_eq!(db.count_verdicts().await.unwrap(), 0);
+        scorer
+            .score(std::slice::from_ref(&a), batch(&["ok"]), true)
+            .await;
+        let answer = scorer
+            .score(std::slice::from_ref(&a), batch(&["ok"]), false)
+            .await;
+        assert_eq!(answer.stats.cache_hits, 0);
+        assert_eq!(a_judge.seen.load(Ordering::SeqCst), 3);
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test suite: makes sure PostgreSQL is installed and running (the tests create and drop a
+# database per test on 127.0.0.1:5432 as user postgres), then runs every workspace test:
+# unit tests, and end-to-end tests that start the real judge-server binary on loopback
+# against SQLite and PostgreSQL. PostgreSQL tests fail (never skip) when it is unreachable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_url="${MOJ_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+postgres_answers() {
+  psql "$pg_url" -tAc 'SELECT 1' >/dev/null 2>&1
+}
+
+ensure_postgres() {
+  if postgres_answers; then return 0; fi
+  if [ -n "${MOJ_TEST_POSTGRES_URL:-}" ]; then
+    echo "error: PostgreSQL at MOJ_TEST_POSTGRES_URL does not answer" >&2
+    exit 1
+  fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "PostgreSQL is not installed; installing it (Debian package postgresql)..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  if [ -z "$version" ]; then
+    echo "error: no PostgreSQL cluster under /etc/postgresql" >&2
+    exit 1
+  fi
+  # Local test server: trust auth on loopback for user postgres.
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+  echo "starting PostgreSQL $version..."
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do
+    if postgres_answers; then return 0; fi
+    sleep 0.5
+  done
+  echo "error: PostgreSQL did not come up at $pg_url" >&2
+  exit 1
+}
+
+if ! command -v psql >/dev/null 2>&1; then
+  echo "psql is missing; installing postgresql-client..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null
+fi
+ensure_postgres
+echo "PostgreSQL answers at $pg_url"
+
+cargo test --workspace --locked "$@"

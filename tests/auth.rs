@@ -1,0 +1,126 @@
+//! Authentication end to end: API keys for scoring and reading, admin keys for changes,
+//! refusal to serve unauthenticated on a non-loopback address, keys never logged.
+
+mod common;
+
+use common::{Backend, run_cli, server};
+use judge_api::{Item, JudgeClient, JudgeDefinition, JudgeRequest, RetryPolicy};
+use serde_json::json;
+
+const SCORER_KEY: &str = "scorer-key-0123456789";
+const ADMIN_KEY: &str = "admin-key-9876543210";
+
+fn with_key(server: &common::Server, key: &str) -> JudgeClient {
+    server.client().with_api_key(key)
+}
+
+#[tokio::test]
+async fn keys_gate_scoring_reading_and_changes() {
+    let server = server(Backend::Sqlite)
+        .env("MOJ_API_KEYS", SCORER_KEY)
+        .env("MOJ_ADMIN_KEYS", ADMIN_KEY)
+        .start();
+    let definition = JudgeDefinition {
+        kind: "refusal".into(),
+        config: json!({}),
+    };
+    let request = JudgeRequest::for_judges(["r"], vec![Item::new("q", "Sure, here it is.")]);
+
+    // No key and a wrong key: 401 everywhere under /v1, with WWW-Authenticate.
+    for client in [server.client(), with_key(&server, "wrong-key-123456")] {
+        let error = client.list_judges().await.unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (Some(401), Some("unauthorized"))
+        );
+        let error = client.judge(&request).await.unwrap_err();
+        assert_eq!(error.status(), Some(401));
+        let error = client.put_judge("r", &definition).await.unwrap_err();
+        assert_eq!(error.status(), Some(401));
+    }
+    let response = common::http()
+        .get(server.url("/v1/judges"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+
+    // A scorer key reads and scores but cannot change anything.
+    let scorer = with_key(&server, SCORER_KEY);
+    let error = scorer.put_judge("r", &definition).await.unwrap_err();
+    assert_eq!(
+        (error.status(), error.code()),
+        (Some(403), Some("forbidden"))
+    );
+    let admin = with_key(&server, ADMIN_KEY);
+    admin.put_judge("r", &definition).await.unwrap();
+    let error = scorer.delete_judge("r").await.unwrap_err();
+    assert_eq!(error.status(), Some(403));
+    assert_eq!(scorer.list_judges().await.unwrap().judges.len(), 1);
+    let answer = scorer.judge(&request).await.unwrap();
+    assert_eq!(answer.results[0].verdict, judge_api::Verdict::Pass);
+    // An admin key may also score.
+    admin.judge(&request).await.unwrap();
+
+    // Operations endpoints stay open for probes and scrapers.
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        let response = common::http().get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // Keys never reach the log.
+    let log = server.log();
+    assert!(
+        !log.contains(SCORER_KEY) && !log.contains(ADMIN_KEY),
+        "a key leaked into the log:\n{log}"
+    );
+    let metrics = common::http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains(SCORER_KEY) && !metrics.contains(ADMIN_KEY));
+}
+
+#[test]
+fn refuses_a_public_address_without_keys_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let (ok, _, stderr) = run_cli(
+        &["serve"],
+        &[("MOJ_LISTEN", "0.0.0.0:0"), ("MOJ_DATA_DIR", &data)],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without authentication"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("MOJ_ALLOW_UNAUTHENTICATED"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_public_address_without_keys_starts_when_explicitly_allowed() {
+    let server = server(Backend::Sqlite)
+        .env("MOJ_LISTEN", "0.0.0.0:0")
+        .env("MOJ_ALLOW_UNAUTHENTICATED", "1")
+        .start();
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let client = JudgeClient::new(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .with_retry(RetryPolicy::none());
+    client.list_judges().await.unwrap();
+    assert!(
+        server
+            .log()
+            .contains("authentication is OFF on a non-loopback address")
+    );
+}
+
+#[test]
+fn short_keys_are_rejected_at_start() {
+    let (ok, _, stderr) = run_cli(&["check-config"], &[("MOJ_API_KEYS", "short")]);
+    assert!(!ok);
+    assert!(stderr.contains("at least 8 characters"), "{stderr}");
+}
