@@ -146,7 +146,7 @@ impl VerdictCache {
             rows.iter()
                 .map(|row| (row.key, CachedVerdict::from_stored(row.clone()))),
         );
-        match tokio::time::timeout(self.db_timeout, self.db.insert_verdicts(&rows)).await {
+        match tokio::time::timeout(self.db_timeout, self.db.insert_verdicts(rows)).await {
             Ok(Ok(_)) => true,
             Ok(Err(error)) => {
                 self.database_trouble("insert", &error.to_string());

@@ -114,23 +114,36 @@ impl Database {
 
     /// Stores verdicts; a key already present is left as it is (first writer wins), so
     /// concurrent identical requests on several replicas store one row.
-    pub async fn insert_verdicts(&self, rows: &[StoredVerdict]) -> Result<u64, sqlx::Error> {
-        let mut inserted = 0;
+    ///
+    /// Rows are written in key order inside one transaction, so concurrent writers of
+    /// overlapping batches take row locks in the same order and cannot deadlock.
+    pub async fn insert_verdicts(&self, mut rows: Vec<StoredVerdict>) -> Result<u64, sqlx::Error> {
+        rows.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        rows.dedup_by(|a, b| a.key == b.key);
+        let rows = rows.as_slice();
         let chunks = match self {
             Database::Postgres(_) => chunks_by_size(rows, PG_STATEMENT_BYTES),
             Database::Sqlite(_) => rows.chunks(SQLITE_ROWS_PER_INSERT).collect(),
         };
-        for chunk in chunks {
-            inserted += on_pool!(self, |pool| {
+        // One transaction for all chunks: one commit (one WAL flush) per batch.
+        on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut inserted = 0;
+            for chunk in chunks {
                 let mut query = QueryBuilder::new(
                     "INSERT INTO verdicts (key, judge_kind, verdict, score, reason, details, created_at) ",
                 );
                 push_rows(&mut query, chunk);
                 query.push(" ON CONFLICT (key) DO NOTHING");
-                query.build().execute(pool).await?.rows_affected()
-            });
-        }
-        Ok(inserted)
+                inserted += query
+                    .build()
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+            }
+            transaction.commit().await?;
+            Ok(inserted)
+        })
     }
 
     /// Deletes verdicts created before `cutoff` (unix seconds); returns how many.
