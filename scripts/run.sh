@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+sandboxes/python/fetch.sh   # the CPython WASI runtime for the code judge (verified; cached)
 cargo build --release --locked -p judge-server
 bin=target/release/judge-server
 export MOJ_CONFIG="${MOJ_CONFIG:-examples/moj.toml}"
@@ -17,26 +18,32 @@ server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 
 base="http://$MOJ_LISTEN"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1800); do   # the first start compiles CPython for WASI (cached afterwards)
   curl -fsS "$base/readyz" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || { echo "judge-server exited; see the log above" >&2; exit 1; }
   sleep 0.1
 done
 curl -fsS "$base/readyz" >/dev/null
 
-echo
-echo "== Demo batch: POST $base/v1/judge with task \"math\" =="
-curl -fsS "$base/v1/judge" -H 'content-type: application/json' -d @examples/demo-batch.json \
-  | python3 -c '
+show() {
+  python3 -c '
 import json, sys
 answer = json.load(sys.stdin)
 for result in answer["results"]:
     judges = ", ".join("%s=%s" % (j["name"], j["verdict"]) for j in result["judges"])
     print("  %-10s %-5s (%s)" % (result["id"], result["verdict"], judges))
 s = answer["stats"]
-print("  stats: %d items, pass %d, fail %d, cache hits %d, misses %d, %d us"
-      % (s["items"], s["pass"], s["fail"], s["cache_hits"], s["cache_misses"], s["micros"]))
+print("  stats: %d items, pass %d, fail %d, error %d, cache hits %d, misses %d, %d us"
+      % (s["items"], s["pass"], s["fail"], s["error"], s["cache_hits"], s["cache_misses"], s["micros"]))
 '
+}
+for demo in math code; do
+  file=examples/demo-batch.json
+  [ "$demo" = code ] && file=examples/demo-code-batch.json
+  echo
+  echo "== Demo batch: POST $base/v1/judge with task \"$demo\" ($file) =="
+  curl -fsS "$base/v1/judge" -H 'content-type: application/json' -d @"$file" | show
+done
 echo
 echo "judge-server is serving on $base (API: $base/openapi.json, metrics: $base/metrics). Ctrl-C stops it."
 wait $server

@@ -2,7 +2,8 @@
 # The test suite: makes sure PostgreSQL is installed and running (the tests create and drop a
 # database per test on 127.0.0.1:5432 as user postgres), then runs every workspace test:
 # unit tests, and end-to-end tests that start the real judge-server binary on loopback
-# against SQLite and PostgreSQL. PostgreSQL tests fail (never skip) when it is unreachable.
+# against SQLite and PostgreSQL, and the code judge in the Wasmtime sandbox. It also fetches
+# and verifies the CPython WASI runtime. Tests fail (never skip) when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,5 +53,8 @@ if ! command -v psql >/dev/null 2>&1; then
 fi
 ensure_postgres
 echo "PostgreSQL answers at $pg_url"
+
+# The CPython WASI runtime for the code judge's sandbox tests (verified, cached outside the clone).
+sandboxes/python/fetch.sh
 
 cargo test --workspace --locked "$@"

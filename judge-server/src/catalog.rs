@@ -15,7 +15,7 @@ use judge_api::{JudgeDefinition, JudgeInfo, Source, TaskDefinition, TaskInfo};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::judges::{self, ConfigError, Judge};
+use crate::judges::{self, ConfigError, Judge, JudgeContext};
 use crate::shutdown::Shutdown;
 use crate::store::{Database, StoredJudge, StoredTask};
 
@@ -87,6 +87,7 @@ pub enum CatalogError {
 
 pub struct Catalog {
     db: Database,
+    context: JudgeContext,
     config_judges: HashMap<String, Arc<JudgeEntry>>,
     config_tasks: HashMap<String, Arc<TaskEntry>>,
     current: RwLock<Arc<Snapshot>>,
@@ -108,11 +109,12 @@ pub fn validate_name(name: &str) -> Result<(), CatalogError> {
 }
 
 fn build_entry(
+    context: &JudgeContext,
     name: &str,
     definition: JudgeDefinition,
     source: Source,
 ) -> Result<JudgeEntry, ConfigError> {
-    let judge = judges::build(&definition.kind, &definition.config)?;
+    let judge = judges::build(&definition.kind, &definition.config, context)?;
     Ok(JudgeEntry {
         name: name.to_owned(),
         definition,
@@ -123,11 +125,11 @@ fn build_entry(
 
 impl Catalog {
     /// Builds the config-file judges and tasks; fails on any invalid one, naming it.
-    pub fn new(config: &Config, db: Database) -> anyhow::Result<Catalog> {
+    pub fn new(config: &Config, db: Database, context: JudgeContext) -> anyhow::Result<Catalog> {
         let mut config_judges = HashMap::new();
         for (name, definition) in &config.judges {
             validate_name(name).with_context(|| format!("judges.{name}"))?;
-            let entry = build_entry(name, definition.clone(), Source::Config)
+            let entry = build_entry(&context, name, definition.clone(), Source::Config)
                 .map_err(|e| anyhow::anyhow!("judges.{name}.{e}"))?;
             config_judges.insert(name.clone(), Arc::new(entry));
         }
@@ -160,6 +162,7 @@ impl Catalog {
         };
         Ok(Catalog {
             db,
+            context,
             config_judges,
             config_tasks,
             current: RwLock::new(Arc::new(snapshot)),
@@ -237,7 +240,7 @@ impl Catalog {
                 .filter(|old| old.source == Source::Api && old.definition == definition);
             let entry = match reusable {
                 Some(old) => Arc::clone(old),
-                None => match build_entry(&stored.name, definition, Source::Api) {
+                None => match build_entry(&self.context, &stored.name, definition, Source::Api) {
                     Ok(entry) => Arc::new(entry),
                     Err(error) => {
                         tracing::error!(judge = stored.name, %error, "stored judge no longer builds; skipped");
@@ -281,7 +284,7 @@ impl Catalog {
             });
         }
         let entry = Arc::new(
-            build_entry(name, definition.clone(), Source::Api)
+            build_entry(&self.context, name, definition.clone(), Source::Api)
                 .map_err(CatalogError::InvalidConfig)?,
         );
         let _writer = self.writer.lock().await;

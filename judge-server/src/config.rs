@@ -14,7 +14,7 @@ use judge_api::{JudgeDefinition, TaskDefinition};
 use serde::{Deserialize, Serialize};
 
 /// Sections whose keys can be overridden by `MOJ_<SECTION>_<KEY>` environment variables.
-const OVERRIDABLE_SECTIONS: [&str; 4] = ["server", "limits", "cache", "database"];
+const OVERRIDABLE_SECTIONS: [&str; 5] = ["server", "limits", "cache", "database", "sandbox"];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +24,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub sandbox: SandboxConfig,
     /// Judges declared in the file: read-only through the API.
     pub judges: BTreeMap<String, JudgeDefinition>,
     /// Tasks declared in the file: read-only through the API.
@@ -151,6 +152,39 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The WebAssembly sandbox that runs generated code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Where `python-3.12.0.wasm` is installed (sandboxes/python/fetch.sh puts it there).
+    /// Empty: `$XDG_CACHE_HOME/moj/runtimes` (or `~/.cache/moj/runtimes`).
+    pub runtime_dir: PathBuf,
+    /// Where compiled modules are cached. Empty: `<runtime_dir>/compiled`.
+    pub compiled_cache_dir: PathBuf,
+    /// Worker threads running guests (default: the number of cores).
+    pub workers: usize,
+    /// Runs allowed to wait for a worker; past that a run fails as `error` (queue full).
+    pub max_queued_runs: usize,
+    /// Upper bounds a judge config may ask for.
+    pub max_timeout_ms: u64,
+    pub max_memory_mb: usize,
+    pub max_output_bytes: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            runtime_dir: PathBuf::new(),
+            compiled_cache_dir: PathBuf::new(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_queued_runs: 4096,
+            max_timeout_ms: 120_000,
+            max_memory_mb: 1024,
+            max_output_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -189,12 +223,26 @@ impl Config {
         let mut config: Config = doc
             .try_into()
             .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid configuration: {e}"))?;
-        config.resolve_defaults();
+        config.resolve_defaults(env);
         config.validate()?;
         Ok(config)
     }
 
-    fn resolve_defaults(&mut self) {
+    fn resolve_defaults(&mut self, env: &[(String, String)]) {
+        if self.sandbox.runtime_dir.as_os_str().is_empty() {
+            let var = |name: &str| {
+                env.iter()
+                    .find(|(k, v)| k == name && !v.is_empty())
+                    .map(|(_, v)| PathBuf::from(v))
+            };
+            let cache = var("XDG_CACHE_HOME")
+                .or_else(|| var("HOME").map(|home| home.join(".cache")))
+                .unwrap_or_else(|| self.server.data_dir.clone());
+            self.sandbox.runtime_dir = cache.join("moj").join("runtimes");
+        }
+        if self.sandbox.compiled_cache_dir.as_os_str().is_empty() {
+            self.sandbox.compiled_cache_dir = self.sandbox.runtime_dir.join("compiled");
+        }
         if self.database.url.is_empty() {
             let file = self.server.data_dir.join("moj.sqlite3");
             self.database.url = format!("sqlite://{}?mode=rwc", file.display());
@@ -219,6 +267,14 @@ impl Config {
         }
         if l.judge_timeout_ms == 0 {
             bail!("limits.judge_timeout_ms must be at least 1");
+        }
+        if self.sandbox.workers == 0
+            || self.sandbox.max_memory_mb == 0
+            || self.sandbox.max_timeout_ms == 0
+        {
+            bail!(
+                "sandbox.workers, sandbox.max_memory_mb and sandbox.max_timeout_ms must be at least 1"
+            );
         }
         if self.server.catalog_refresh_secs == 0 {
             bail!("server.catalog_refresh_secs must be at least 1");

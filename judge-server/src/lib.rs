@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod judges;
 pub mod metrics;
+pub mod sandbox;
 pub mod scoring;
 pub mod server;
 pub mod shutdown;

@@ -61,7 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             server::check_auth_policy(&config)?;
             let db = judge_server::store::Database::connect(&config.database).await?;
-            let catalog = judge_server::catalog::Catalog::new(&config, db)?;
+            let catalog = judge_server::catalog::Catalog::new(&config, db, Default::default())?;
             print!("{}", config.to_redacted_toml());
             println!(
                 "# ok: {} judge(s) and {} task(s) declared in the config file",

@@ -12,6 +12,7 @@ use crate::auth::Keys;
 use crate::cache::{self, VerdictCache};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
+use crate::judges::JudgeContext;
 use crate::metrics::Metrics;
 use crate::scoring::Scorer;
 use crate::shutdown;
@@ -62,7 +63,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&metrics),
         ))
     });
-    let catalog = Arc::new(Catalog::new(&config, db.clone())?);
+    let sandbox_config = config.sandbox.clone();
+    let sandbox =
+        tokio::task::spawn_blocking(move || crate::sandbox::Sandbox::start(&sandbox_config))
+            .await
+            .context("starting the sandbox")?
+            .map_err(|e| anyhow::anyhow!(e))?;
+    let context = JudgeContext {
+        sandbox: Some(Arc::new(sandbox.0)),
+    };
+    let catalog = Arc::new(Catalog::new(&config, db.clone(), context)?);
     if let Err(error) = catalog.refresh().await {
         tracing::warn!(%error, "could not load judges and tasks from the database; serving the config file's until it answers");
     }

@@ -2,7 +2,9 @@
 //!
 //! Adding a kind: write one module with a `pub const KIND: KindSpec`, and add one line to [`KINDS`].
 
+mod code;
 mod judgement;
+mod python;
 mod refusal;
 mod regex;
 mod rule;
@@ -21,7 +23,7 @@ pub use judgement::Judgement;
 pub use rule::{RuleJudge, on_blocking_pool};
 
 /// Every judge kind this server can build. The only place that knows them all.
-pub const KINDS: &[KindSpec] = &[regex::KIND, refusal::KIND];
+pub const KINDS: &[KindSpec] = &[regex::KIND, refusal::KIND, code::KIND, python::KIND];
 
 /// A judge: scores batches of items. Implementations are cheap to share (`Arc<dyn Judge>`).
 #[async_trait]
@@ -40,13 +42,22 @@ pub trait Judge: Send + Sync {
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement>;
 }
 
+/// Builds a judge from its JSON config.
+pub type BuildFn = fn(&Value, &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError>;
+
 /// A judge kind: how to build a judge from its JSON config.
 pub struct KindSpec {
     pub name: &'static str,
     /// Bump when the kind's behaviour changes: old cache entries then stop matching.
     pub version: u32,
     pub description: &'static str,
-    pub build: fn(&Value) -> Result<Arc<dyn Judge>, ConfigError>,
+    pub build: BuildFn,
+}
+
+/// Shared services some kinds need to build a judge (the sandbox for code, later LLM backends).
+#[derive(Clone, Default)]
+pub struct JudgeContext {
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 impl KindSpec {
@@ -64,7 +75,11 @@ pub fn find_kind(name: &str) -> Option<&'static KindSpec> {
 }
 
 /// Builds a judge of `kind` from `config`.
-pub fn build(kind: &str, config: &Value) -> Result<Arc<dyn Judge>, ConfigError> {
+pub fn build(
+    kind: &str,
+    config: &Value,
+    context: &JudgeContext,
+) -> Result<Arc<dyn Judge>, ConfigError> {
     let spec = find_kind(kind).ok_or_else(|| ConfigError {
         field: "kind".into(),
         message: format!(
@@ -72,7 +87,7 @@ pub fn build(kind: &str, config: &Value) -> Result<Arc<dyn Judge>, ConfigError> 
             KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
         ),
     })?;
-    (spec.build)(config)
+    (spec.build)(config, context)
 }
 
 /// A judge's identity: SHA-256 over (kind, kind version, normalised config as canonical JSON).
@@ -191,7 +206,9 @@ mod tests {
 
     #[test]
     fn unknown_kind_names_the_known_ones() {
-        let error = build("nope", &json!({})).err().unwrap();
+        let error = build("nope", &json!({}), &JudgeContext::default())
+            .err()
+            .unwrap();
         assert_eq!(error.field, "kind");
         assert!(error.message.contains("regex") && error.message.contains("refusal"));
     }

@@ -22,7 +22,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ConfigError, Fingerprint, Judge, Judgement, KindSpec, RuleJudge, parse_config};
+use super::{
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, parse_config,
+};
 
 pub const KIND: KindSpec = KindSpec {
     name: "refusal",
@@ -168,7 +170,7 @@ struct RefusalJudge {
     phrases: Regex,
 }
 
-fn build(config: &Value) -> Result<Arc<dyn Judge>, ConfigError> {
+fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let mut config: RefusalConfig = parse_config(config)?;
     for (i, phrase) in config.extra_phrases.iter_mut().enumerate() {
         *phrase = normalise(phrase);
@@ -294,7 +296,7 @@ mod tests {
     use judge_api::Verdict;
 
     fn judge(config: Value) -> Arc<dyn Judge> {
-        build(&config).unwrap()
+        build(&config, &JudgeContext::default()).unwrap()
     }
 
     async fn verdicts(config: Value, responses: &[&str]) -> Vec<Verdict> {
@@ -368,7 +370,12 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_field() {
-        let error = |config: Value| build(&config).err().unwrap().field;
+        let error = |config: Value| {
+            build(&config, &JudgeContext::default())
+                .err()
+                .unwrap()
+                .field
+        };
         assert_eq!(error(json!({"polarity": "sometimes"})), "config.polarity");
         assert_eq!(
             error(json!({"builtin_phrases": false})),

@@ -19,7 +19,9 @@ use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ConfigError, Fingerprint, Judge, Judgement, KindSpec, RuleJudge, parse_config};
+use super::{
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, parse_config,
+};
 
 pub const KIND: KindSpec = KindSpec {
     name: "regex",
@@ -85,7 +87,7 @@ struct RegexJudge {
     extract: Option<Extractor>,
 }
 
-fn build(config: &Value) -> Result<Arc<dyn Judge>, ConfigError> {
+fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let mut config: RegexConfig = parse_config(config)?;
     if config.must_match.is_empty() && config.must_not_match.is_empty() {
         return Err(ConfigError {
@@ -327,7 +329,7 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_field() {
-        let error = |config: Value| build(&config).err().unwrap();
+        let error = |config: Value| build(&config, &JudgeContext::default()).err().unwrap();
         assert_eq!(error(json!({})).field, "config.must_match");
         assert_eq!(
             error(json!({"must_match": ["ok", "("]})).field,
@@ -354,9 +356,12 @@ mod tests {
 
     #[test]
     fn default_group_is_normalised_into_the_fingerprint() {
-        let implicit =
-            build(&json!({"must_match": ["x"], "extract": {"pattern": "a(b)"}})).unwrap();
-        let explicit = build(&json!({"must_match": ["x"], "extract": {"pattern": "a(b)", "group": 1, "occurrence": "last"}})).unwrap();
+        let implicit = build(
+            &json!({"must_match": ["x"], "extract": {"pattern": "a(b)"}}),
+            &JudgeContext::default(),
+        )
+        .unwrap();
+        let explicit = build(&json!({"must_match": ["x"], "extract": {"pattern": "a(b)", "group": 1, "occurrence": "last"}}), &JudgeContext::default()).unwrap();
         assert_eq!(implicit.fingerprint().digest, explicit.fingerprint().digest);
     }
 }

@@ -118,7 +118,7 @@ impl Database {
     /// Rows are written in key order inside one transaction, so concurrent writers of
     /// overlapping batches take row locks in the same order and cannot deadlock.
     pub async fn insert_verdicts(&self, mut rows: Vec<StoredVerdict>) -> Result<u64, sqlx::Error> {
-        rows.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        rows.sort_unstable_by_key(|row| row.key);
         rows.dedup_by(|a, b| a.key == b.key);
         let rows = rows.as_slice();
         let chunks = match self {

@@ -1,0 +1,482 @@
+//! `code`: runs the program in the response against the item's tests inside the WebAssembly
+//! sandbox (CPython 3.12 for WASI). Passes only if every test passes.
+//!
+//! Config (all optional):
+//! ```json
+//! {"language": "python", "extract": "last_fence_or_whole", "timeout_ms": 60000, "memory_mb": 256,
+//!  "output_bytes": 1048576, "relative_tolerance": 1e-5, "case_insensitive": false}
+//! ```
+//! Tests come from metadata (see `spec.rs`: HumanEval, MBPP, `unit_tests`, APPS, `stdio`).
+//! Details: per-test outcomes, the exit reason (`ok`, `assertion`, `exception`, `timeout`,
+//! `memory`, `output_limit`, `crash`, `no_result`), and stdout/stderr tails. Infrastructure
+//! problems (runtime missing, queue full, sandbox failure) are `error`, never pass or fail.
+
+mod compare;
+mod extract;
+mod harness;
+mod spec;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use judge_api::Item;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::{
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
+};
+use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError};
+use compare::{Comparison, outputs_match};
+use extract::Extraction;
+use harness::{Report, TestOutcome};
+use spec::TestSpec;
+
+pub const KIND: KindSpec = KindSpec {
+    name: "code",
+    version: 1,
+    description: "Runs the response's program against the item's unit tests in the Wasmtime sandbox (CPython 3.12 for WASI).",
+    build,
+};
+
+/// How much of stdout/stderr the details quote.
+const TAIL_BYTES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LanguageName {
+    #[default]
+    Python,
+}
+
+impl LanguageName {
+    fn sandbox_language(self) -> Language {
+        match self {
+            LanguageName::Python => Language::Python,
+        }
+    }
+
+    fn fence_tags(self) -> &'static [&'static str] {
+        match self {
+            LanguageName::Python => &["python", "py", "python3"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeConfig {
+    #[serde(default)]
+    language: LanguageName,
+    #[serde(default)]
+    extract: Extraction,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+    #[serde(default = "default_memory_mb")]
+    memory_mb: usize,
+    #[serde(default = "default_output_bytes")]
+    output_bytes: usize,
+    #[serde(default = "default_tolerance")]
+    relative_tolerance: f64,
+    #[serde(default)]
+    case_insensitive: bool,
+}
+
+/// The CPython WASI build runs about 6-9x slower than native CPython (it is compiled with
+/// -O0); MBPP's slowest reference solution takes ~2.4 s natively and ~27 s here.
+fn default_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_memory_mb() -> usize {
+    256
+}
+
+fn default_output_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_tolerance() -> f64 {
+    1e-5
+}
+
+/// What the fingerprint covers (and `GET /v1/judges` shows): the config plus the runtime.
+#[derive(Serialize)]
+struct Identity<'a> {
+    #[serde(flatten)]
+    config: &'a CodeConfig,
+    runtime_sha256: String,
+}
+
+struct CodeJudge {
+    fingerprint: Fingerprint,
+    config: CodeConfig,
+    sandbox: Option<Arc<Sandbox>>,
+}
+
+fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
+    let config: CodeConfig = parse_config(config)?;
+    let invalid = |field: &str, message: &str| {
+        Err(ConfigError {
+            field: format!("config.{field}"),
+            message: message.into(),
+        })
+    };
+    if config.timeout_ms == 0 {
+        return invalid("timeout_ms", "must be at least 1");
+    }
+    if config.memory_mb < 32 {
+        return invalid("memory_mb", "CPython needs at least 32 MiB");
+    }
+    if config.output_bytes < 1024 {
+        return invalid("output_bytes", "must be at least 1024");
+    }
+    if !(config.relative_tolerance >= 0.0 && config.relative_tolerance.is_finite()) {
+        return invalid("relative_tolerance", "must be a finite number >= 0");
+    }
+    if let Some(sandbox) = &context.sandbox {
+        let limits = sandbox.limits();
+        if config.timeout_ms > limits.max_timeout_ms {
+            return invalid(
+                "timeout_ms",
+                &format!("at most sandbox.max_timeout_ms = {}", limits.max_timeout_ms),
+            );
+        }
+        if config.memory_mb > limits.max_memory_mb {
+            return invalid(
+                "memory_mb",
+                &format!("at most sandbox.max_memory_mb = {}", limits.max_memory_mb),
+            );
+        }
+        if config.output_bytes > limits.max_output_bytes {
+            return invalid(
+                "output_bytes",
+                &format!(
+                    "at most sandbox.max_output_bytes = {}",
+                    limits.max_output_bytes
+                ),
+            );
+        }
+    }
+    // The runtime is part of the judge's identity: another interpreter may judge differently.
+    let runtime = context
+        .sandbox
+        .as_ref()
+        .and_then(|sandbox| sandbox.runtime_sha256(config.language.sandbox_language()))
+        .unwrap_or("none")
+        .to_owned();
+    Ok(Arc::new(CodeJudge {
+        fingerprint: Fingerprint::of(
+            KIND.name,
+            KIND.version,
+            &Identity {
+                config: &config,
+                runtime_sha256: runtime,
+            },
+        ),
+        config,
+        sandbox: context.sandbox.clone(),
+    }))
+}
+
+/// A fresh random nonce per run (no RNG dependency: SHA-256 over a counter, time and address).
+pub(super) fn nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = Sha256::new();
+    hasher.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hasher.update(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
+    hasher.update((&hasher as *const Sha256 as usize).to_le_bytes());
+    format!("MOJ-{}", &hex::encode(hasher.finalize())[..32])
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let start = bytes.len().saturating_sub(TAIL_BYTES);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// Exit reasons named in the details.
+fn exit_reason(output: &RunOutput) -> &'static str {
+    match &output.exit {
+        Exit::Timeout => "timeout",
+        Exit::OutputLimit => "output_limit",
+        Exit::Trap(_) if output.memory_denied => "memory",
+        Exit::Trap(_) => "crash",
+        Exit::Code(_)
+            if output.memory_denied
+                && String::from_utf8_lossy(&output.stderr).contains("MemoryError") =>
+        {
+            "memory"
+        }
+        Exit::Code(0) => "ok",
+        Exit::Code(_) => "exception",
+    }
+}
+
+impl CodeJudge {
+    fn limits(&self) -> RunLimits {
+        RunLimits {
+            timeout: Duration::from_millis(self.config.timeout_ms),
+            memory_bytes: self.config.memory_mb * 1024 * 1024,
+            output_bytes: self.config.output_bytes,
+        }
+    }
+
+    async fn run(
+        &self,
+        sandbox: &Sandbox,
+        program: &str,
+        stdin: &str,
+    ) -> Result<RunOutput, SandboxError> {
+        let args = ["-c".to_owned(), program.to_owned()];
+        sandbox
+            .run(
+                self.config.language.sandbox_language(),
+                &args,
+                stdin.as_bytes().to_vec(),
+                self.limits(),
+            )
+            .await
+    }
+
+    async fn judge_item(&self, sandbox: &Sandbox, item: &Item) -> Judgement {
+        let spec = match spec::from_metadata(&item.metadata) {
+            Ok(spec) => spec,
+            Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
+        };
+        let Some(solution) = extract::extract(
+            &item.response,
+            self.config.language.fence_tags(),
+            self.config.extract,
+        ) else {
+            return Judgement::fail("no fenced code block in the response")
+                .with_details(json!({"exit": "no_program"}));
+        };
+        match &spec {
+            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, solution, cases).await,
+            _ => self.judge_asserts(sandbox, solution, &spec).await,
+        }
+    }
+
+    async fn judge_asserts(&self, sandbox: &Sandbox, solution: &str, spec: &TestSpec) -> Judgement {
+        let nonce = nonce();
+        let Some(program) = harness::program(solution, spec, &nonce) else {
+            return Judgement::error("internal: no harness for this test format");
+        };
+        let output = match self.run(sandbox, &program, "").await {
+            Ok(output) => output,
+            Err(error) => return Judgement::error(error.to_string()),
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report = harness::parse_report(&stdout, &nonce, spec.count());
+        let mut details = json!({
+            "exit": exit_reason(&output),
+            "millis": output.elapsed.as_millis() as u64,
+            "stdout_tail": tail(harness::strip_report(&stdout, &nonce).as_bytes()),
+            "stderr_tail": tail(&output.stderr),
+        });
+        let judgement = match (&output.exit, report) {
+            (Exit::Code(0), Some(Report::Tests(outcomes))) => {
+                let failed = outcomes
+                    .iter()
+                    .filter(|o| **o != TestOutcome::Passed)
+                    .count();
+                let outcome_details: Vec<Value> = outcomes
+                    .iter()
+                    .map(|o| match o {
+                        TestOutcome::Passed => json!({"outcome": "pass"}),
+                        TestOutcome::AssertionFailed(message) => {
+                            json!({"outcome": "assertion", "message": message})
+                        }
+                        TestOutcome::Raised(message) => {
+                            json!({"outcome": "exception", "message": message})
+                        }
+                    })
+                    .collect();
+                let first_failure = outcomes
+                    .iter()
+                    .find(|o| **o != TestOutcome::Passed)
+                    .cloned();
+                details["tests"] = Value::Array(outcome_details);
+                let passed = outcomes.len() - failed;
+                let score = passed as f64 / outcomes.len() as f64;
+                match first_failure {
+                    None => Judgement::pass(format!("all {} test(s) passed", outcomes.len())),
+                    Some(TestOutcome::AssertionFailed(_)) => {
+                        details["exit"] = json!("assertion");
+                        Judgement::fail(format!(
+                            "{failed} of {} test(s) failed an assertion or returned a wrong value",
+                            outcomes.len()
+                        ))
+                    }
+                    Some(TestOutcome::Raised(message)) => {
+                        details["exit"] = json!(if message.starts_with("MemoryError") {
+                            "memory"
+                        } else {
+                            "exception"
+                        });
+                        Judgement::fail(format!(
+                            "{failed} of {} test(s) failed; first: {message}",
+                            outcomes.len()
+                        ))
+                    }
+                    Some(TestOutcome::Passed) => Judgement::pass("all tests passed"),
+                }
+                .with_score(score)
+            }
+            (Exit::Code(0), Some(Report::LoadFailed(message))) => {
+                details["exit"] = json!(if message.starts_with("MemoryError") {
+                    "memory"
+                } else {
+                    "exception"
+                });
+                Judgement::fail(format!(
+                    "the program raised before the tests ran: {message}"
+                ))
+                .with_score(0.0)
+            }
+            (Exit::Code(0), None) => {
+                details["exit"] = json!("no_result");
+                Judgement::fail("the program ended before the tests reported (early exit?)")
+                    .with_score(0.0)
+            }
+            (Exit::Code(code), _) => {
+                details["exit"] = json!(if details["exit"] == "memory" {
+                    "memory"
+                } else {
+                    "no_result"
+                });
+                Judgement::fail(format!(
+                    "the program exited with code {code} before the tests reported"
+                ))
+                .with_score(0.0)
+            }
+            (exit, _) => Judgement::fail(describe_abnormal(exit, &output)).with_score(0.0),
+        };
+        judgement.with_details(details)
+    }
+
+    async fn judge_stdio(
+        &self,
+        sandbox: &Sandbox,
+        solution: &str,
+        cases: &[(String, String)],
+    ) -> Judgement {
+        let comparison = Comparison {
+            relative_tolerance: self.config.relative_tolerance,
+            case_insensitive: self.config.case_insensitive,
+        };
+        let mut outcomes = Vec::with_capacity(cases.len());
+        let mut first_failure: Option<String> = None;
+        let mut passed = 0;
+        for (index, (input, expected)) in cases.iter().enumerate() {
+            let output = match self.run(sandbox, solution, input).await {
+                Ok(output) => output,
+                Err(error) => return Judgement::error(error.to_string()),
+            };
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let verdict = match &output.exit {
+                Exit::Code(0) => outputs_match(&stdout, expected, comparison)
+                    .map_err(|diff| ("wrong_answer", diff)),
+                Exit::Code(code) => Err((
+                    exit_reason(&output),
+                    format!("exited with code {code}: {}", last_line(&output.stderr)),
+                )),
+                exit => Err((exit_reason(&output), describe_abnormal(exit, &output))),
+            };
+            match verdict {
+                Ok(()) => {
+                    passed += 1;
+                    outcomes.push(
+                        json!({"outcome": "pass", "millis": output.elapsed.as_millis() as u64}),
+                    );
+                }
+                Err((reason, message)) => {
+                    first_failure.get_or_insert_with(|| format!("case {index}: {message}"));
+                    outcomes.push(json!({
+                        "outcome": reason, "message": message, "millis": output.elapsed.as_millis() as u64,
+                        "stdout_tail": tail(&output.stdout), "stderr_tail": tail(&output.stderr),
+                    }));
+                }
+            }
+        }
+        let score = passed as f64 / cases.len() as f64;
+        let details = json!({"tests": outcomes, "exit": if first_failure.is_none() { "ok" } else { "wrong_answer" }});
+        match first_failure {
+            None => Judgement::pass(format!(
+                "all {} case(s) produced the expected output",
+                cases.len()
+            )),
+            Some(message) => Judgement::fail(format!(
+                "{} of {} case(s) failed; first: {message}",
+                cases.len() - passed,
+                cases.len()
+            )),
+        }
+        .with_score(score)
+        .with_details(details)
+    }
+}
+
+fn last_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+fn describe_abnormal(exit: &Exit, output: &RunOutput) -> String {
+    match exit {
+        Exit::Timeout => format!("timed out after {} ms", output.elapsed.as_millis()),
+        Exit::OutputLimit => "the program exceeded the output limit".into(),
+        Exit::Trap(_) if output.memory_denied => "the program exceeded the memory limit".into(),
+        Exit::Trap(message) => format!("the interpreter crashed: {message}"),
+        Exit::Code(code) => format!("exited with code {code}"),
+    }
+}
+
+#[async_trait]
+impl Judge for CodeJudge {
+    fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    fn check_item(&self, item: &Item) -> Result<(), InputError> {
+        spec::from_metadata(&item.metadata).map(drop)
+    }
+
+    async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
+        let Some(sandbox) = &self.sandbox else {
+            return items
+                .iter()
+                .map(|_| Judgement::error("the sandbox is not running in this process"))
+                .collect();
+        };
+        if let Err(message) = sandbox.availability(self.config.language.sandbox_language()) {
+            return items
+                .iter()
+                .map(|_| Judgement::error(message.clone()))
+                .collect();
+        }
+        // Keep the sandbox busy without flooding its queue: a few runs per worker in flight.
+        let in_flight = Arc::new(Semaphore::new(sandbox.workers * 2));
+        let runs = items.iter().map(|item| {
+            let in_flight = Arc::clone(&in_flight);
+            async move {
+                let _slot = in_flight.acquire().await;
+                let started = std::time::Instant::now();
+                let mut judgement = self.judge_item(sandbox, item).await;
+                judgement.micros = started.elapsed().as_micros() as u64;
+                judgement
+            }
+        });
+        futures_util::future::join_all(runs).await
+    }
+}

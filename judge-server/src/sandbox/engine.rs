@@ -1,0 +1,54 @@
+//! The process-wide Wasmtime engine: pooling instance allocator, copy-on-write memory images,
+//! epoch interruption driven by a ticker thread.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// How often the epoch advances: the granularity of timeouts and of yielding to other runs.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+/// CPython for WASI needs more than 5,000 function-table elements.
+pub const TABLE_ELEMENTS: usize = 20_000;
+/// Guest call stack (CPython recurses deeply in its own C code).
+const WASM_STACK: usize = 4 * 1024 * 1024;
+
+pub struct EngineLimits {
+    /// Most linear memory one run may use.
+    pub max_memory_bytes: usize,
+    /// Instances alive at once (runs in flight plus slack).
+    pub max_instances: u32,
+}
+
+pub fn build(limits: &EngineLimits) -> Result<Engine, String> {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_core_instances(limits.max_instances)
+        .total_memories(limits.max_instances)
+        .total_tables(limits.max_instances * 2)
+        .total_stacks(limits.max_instances)
+        .max_memory_size(limits.max_memory_bytes)
+        .table_elements(TABLE_ELEMENTS)
+        .max_unused_warm_slots(limits.max_instances);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .memory_init_cow(true)
+        .max_wasm_stack(WASM_STACK)
+        .async_stack_size(WASM_STACK + 1024 * 1024)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    let engine =
+        Engine::new(&config).map_err(|e| format!("cannot create the Wasmtime engine: {e:#}"))?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("moj-epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+    Ok(engine)
+}

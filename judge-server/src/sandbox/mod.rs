@@ -1,0 +1,252 @@
+//! The WebAssembly sandbox: runs untrusted guests (CPython for WASI) in-process under Wasmtime.
+//! It knows nothing about judging: callers give argv, stdin and limits, and get the exit,
+//! stdout and stderr back.
+//!
+//! One engine per process; each guest compiled once (cached on disk) and pre-instantiated;
+//! every run gets a fresh store. Runs execute on a fixed pool of worker threads (one async
+//! executor each) fed by a bounded queue: when the queue is full, `run` fails with `Busy`.
+
+mod engine;
+mod guest;
+mod module_cache;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use wasmtime::Engine;
+
+use crate::config::SandboxConfig;
+use guest::Guest;
+pub use module_cache::Origin;
+
+/// File name of the CPython runtime inside `sandbox.runtime_dir`.
+pub const PYTHON_WASM: &str = "python-3.12.0.wasm";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    Python,
+}
+
+impl Language {
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+        }
+    }
+}
+
+/// Per-run limits.
+#[derive(Debug, Clone)]
+pub struct RunLimits {
+    /// Wall-clock budget of the run, CPython's start-up included.
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+    /// Cap on stdout and on stderr, each.
+    pub output_bytes: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// `_start` returned (0) or the program called `proc_exit(code)`.
+    Code(i32),
+    Timeout,
+    /// stdout or stderr reached its cap.
+    OutputLimit,
+    /// The guest trapped (stack overflow, unreachable, ...).
+    Trap(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub exit: Exit,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// A memory growth was refused by the memory limit during the run.
+    pub memory_denied: bool,
+    pub elapsed: Duration,
+}
+
+/// Infrastructure failures: never the program's fault, so never a pass or a fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{0}")]
+    RuntimeMissing(String),
+    #[error("the sandbox queue is full ({0} runs waiting); retry later")]
+    Busy(usize),
+    #[error("sandbox failure: {0}")]
+    Internal(String),
+}
+
+type Job =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+
+pub struct Sandbox {
+    python: Result<Arc<Guest>, String>,
+    queue: SyncSender<Job>,
+    queue_capacity: usize,
+    pub workers: usize,
+    limits: SandboxConfig,
+}
+
+/// How the Python runtime was loaded (for logs and the start-up benchmark).
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub origin: Origin,
+    pub millis: u128,
+}
+
+impl Sandbox {
+    /// Builds the engine, loads the guests that are installed, and starts the worker threads.
+    /// A missing runtime is not fatal: runs that need it fail with `RuntimeMissing`.
+    pub fn start(config: &SandboxConfig) -> Result<(Sandbox, Option<LoadReport>), String> {
+        let workers = config.workers.max(1);
+        let engine = engine::build(&engine::EngineLimits {
+            max_memory_bytes: config.max_memory_mb * 1024 * 1024,
+            max_instances: (workers * 2 + 2) as u32,
+        })?;
+        let (python, report) = match load_python(
+            &engine,
+            &config.runtime_dir,
+            &config.compiled_cache_dir,
+        ) {
+            Ok((guest, report)) => (Ok(Arc::new(guest)), Some(report)),
+            Err(message) => {
+                tracing::warn!(%message, "the Python sandbox runtime is unavailable; code judges will answer error");
+                (Err(message), None)
+            }
+        };
+        let (queue, jobs) = sync_channel::<Job>(config.max_queued_runs);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for index in 0..workers {
+            spawn_worker(index, Arc::clone(&jobs))?;
+        }
+        let sandbox = Sandbox {
+            python,
+            queue,
+            queue_capacity: config.max_queued_runs,
+            workers,
+            limits: config.clone(),
+        };
+        Ok((sandbox, report))
+    }
+
+    /// The configured upper bounds (judge configs are checked against them).
+    pub fn limits(&self) -> &SandboxConfig {
+        &self.limits
+    }
+
+    /// The SHA-256 of the runtime that runs `language`, when it is installed.
+    pub fn runtime_sha256(&self, language: Language) -> Option<&str> {
+        match language {
+            Language::Python => self.python.as_ref().ok().map(|guest| guest.sha256.as_str()),
+        }
+    }
+
+    /// Whether the runtime for `language` is installed (else the message saying how to get it).
+    pub fn availability(&self, language: Language) -> Result<(), String> {
+        match language {
+            Language::Python => self.python.as_ref().map(|_| ()).map_err(Clone::clone),
+        }
+    }
+
+    /// Runs `language`'s interpreter with `args` (after argv[0]) and `stdin`.
+    pub async fn run(
+        &self,
+        language: Language,
+        args: &[String],
+        stdin: Vec<u8>,
+        limits: RunLimits,
+    ) -> Result<RunOutput, SandboxError> {
+        let guest = match language {
+            Language::Python => self
+                .python
+                .as_ref()
+                .map_err(|m| SandboxError::RuntimeMissing(m.clone()))?,
+        };
+        if limits.memory_bytes > self.limits.max_memory_mb * 1024 * 1024 {
+            return Err(SandboxError::Internal(format!(
+                "memory limit {} MiB is above sandbox.max_memory_mb",
+                limits.memory_bytes / (1024 * 1024)
+            )));
+        }
+        let guest = Arc::clone(guest);
+        let mut argv = vec![language.name().to_owned()];
+        argv.extend_from_slice(args);
+        let (reply, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            Box::pin(async move {
+                let _ = reply.send(guest.run(&argv, stdin, &limits).await);
+            })
+        });
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(SandboxError::Busy(self.queue_capacity)),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(SandboxError::Internal("the sandbox workers stopped".into()));
+            }
+        }
+        result.await.unwrap_or_else(|_| {
+            Err(SandboxError::Internal(
+                "a sandbox worker died during the run".into(),
+            ))
+        })
+    }
+}
+
+fn load_python(
+    engine: &Engine,
+    runtime_dir: &Path,
+    cache_dir: &Path,
+) -> Result<(Guest, LoadReport), String> {
+    let path: PathBuf = runtime_dir.join(PYTHON_WASM);
+    let wasm = std::fs::read(&path).map_err(|error| {
+        format!(
+            "the Python runtime {} is not installed ({error}); run sandboxes/python/fetch.sh {} \
+             (or set sandbox.runtime_dir / MOJ_SANDBOX_RUNTIME_DIR)",
+            path.display(),
+            runtime_dir.display()
+        )
+    })?;
+    let loaded = module_cache::load(engine, &wasm, cache_dir)?;
+    tracing::info!(
+        runtime = %path.display(),
+        sha256 = loaded.sha256,
+        origin = ?loaded.origin,
+        millis = loaded.millis as u64,
+        "Python sandbox runtime loaded"
+    );
+    let report = LoadReport {
+        origin: loaded.origin,
+        millis: loaded.millis,
+    };
+    let guest = Guest::new(engine, "python", &loaded.module, loaded.sha256)?;
+    Ok((guest, report))
+}
+
+fn spawn_worker(index: usize, jobs: Arc<Mutex<Receiver<Job>>>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a sandbox worker: {e}"))?;
+    std::thread::Builder::new()
+        .name(format!("moj-sandbox-{index}"))
+        .spawn(move || {
+            loop {
+                let job = match jobs.lock() {
+                    Ok(receiver) => receiver.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                runtime.block_on(job());
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start a sandbox worker: {e}"))
+}
+
+#[cfg(test)]
+mod tests;

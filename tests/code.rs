@@ -1,0 +1,474 @@
+//! The `code` judge end to end: the real server, the real Wasmtime sandbox and CPython for WASI
+//! (installed by sandboxes/python/fetch.sh, which scripts/test.sh runs). Conformance on MBPP
+//! (1,587 programs with verdicts from native CPython), every test format, a hostile corpus,
+//! and reward-hack attempts.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Backend, Server, server};
+use judge_api::{Item, JudgeRequest, JudgeResponse, Verdict};
+use serde_json::{Map, Value, json};
+
+const CONFIG: &str = r#"
+[judges.code]
+kind = "code"
+
+[judges.code_fast]
+kind = "code"
+config = { timeout_ms = 3000, memory_mb = 128, output_bytes = 65536 }
+
+[judges.code_fence_only]
+kind = "code"
+config = { extract = "last_fence" }
+
+[judges.mentions_answer]
+kind = "python"
+config = { timeout_ms = 3000, source = """
+def judge(prompt, response, metadata):
+    if metadata.get("mode") == "dict":
+        return {"verdict": "pass", "score": 0.25, "reason": "dict form"}
+    if metadata.get("mode") == "raise":
+        raise RuntimeError("judge bug")
+    if metadata.get("mode") == "garbage":
+        return 42
+    if metadata.get("mode") == "spin":
+        while True: pass
+    if isinstance(prompt, list):
+        prompt = prompt[-1]["content"]
+    return str(metadata["answer"]) in response and "?" in prompt
+""" }
+"#;
+
+fn start() -> Server {
+    server(Backend::Sqlite).config(CONFIG).start()
+}
+
+/// Sandbox tests measure wall-clock limits: run them one at a time, not competing for the
+/// two cores with each other.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn metadata(value: Value) -> Map<String, Value> {
+    value.as_object().unwrap().clone()
+}
+
+async fn judge(server: &Server, judge: &str, items: Vec<Item>) -> JudgeResponse {
+    server
+        .client()
+        .judge(&JudgeRequest::for_judges([judge], items).without_cache())
+        .await
+        .unwrap()
+}
+
+fn shared(path: &str) -> String {
+    let full = format!(
+        "{}/../../shared/conformance/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("conformance data {full} is missing: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mbpp_conformance_agrees_with_native_cpython_on_every_program() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let problems: HashMap<String, Value> = shared("code/mbpp-sanitized-problems.jsonl")
+        .lines()
+        .map(|line| {
+            let problem: Value = serde_json::from_str(line).unwrap();
+            (problem["task_id"].as_str().unwrap().to_owned(), problem)
+        })
+        .collect();
+    let programs: Vec<Value> = shared("code/mbpp-programs.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(programs.len(), 1587);
+    let items: Vec<Item> = programs
+        .iter()
+        .map(|program| {
+            let problem = &problems[program["task_id"].as_str().unwrap()];
+            Item::new(
+                problem["prompt"].as_str().unwrap(),
+                program["solution"].as_str().unwrap(),
+            )
+            .with_id(program["program_id"].clone())
+            .with_metadata(metadata(
+                json!({"test_list": problem["test_list"], "test_imports": problem["test_imports"]}),
+            ))
+        })
+        .collect();
+    let mut disagreements = Vec::new();
+    let mut counts: HashMap<(String, String), usize> = HashMap::new();
+    for (chunk_items, chunk_programs) in items.chunks(200).zip(programs.chunks(200)) {
+        let answer = judge(&server, "code", chunk_items.to_vec()).await;
+        for (result, program) in answer.results.iter().zip(chunk_programs) {
+            let expected = program["expected_verdict"].as_str().unwrap();
+            let verdict = &result.judges[0];
+            let exit = verdict
+                .details
+                .as_ref()
+                .and_then(|d| d["exit"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            *counts
+                .entry((expected.to_owned(), verdict.verdict.to_string()))
+                .or_default() += 1;
+            let agrees = match expected {
+                "pass" => verdict.verdict == Verdict::Pass,
+                "fail" => verdict.verdict == Verdict::Fail,
+                "timeout" => verdict.verdict == Verdict::Fail && exit == "timeout",
+                other => panic!("unknown expected verdict {other}"),
+            };
+            if !agrees {
+                disagreements.push(format!(
+                    "{}: expected {expected}, got {} ({exit}): {}",
+                    result.id, verdict.verdict, verdict.reason
+                ));
+            }
+        }
+    }
+    println!("MBPP conformance (expected, got) -> count: {counts:?}");
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreement(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_test_format_passes_right_and_fails_wrong_solutions() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let add = "def add(a, b):\n    return a + b\n";
+    let wrong = "def add(a, b):\n    return a - b\n";
+    let formats = [
+        json!({"test": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n", "entry_point": "add"}),
+        json!({"test_list": ["assert add(2, 3) == 5", "assert add(0, 0) == 0"], "test_imports": []}),
+        json!({"unit_tests": ["assert add(2, 3) == 5", "assert add(1, 1) == 2"]}),
+        json!({"unit_tests": "assert add(2, 3) == 5\nassert add(1, 1) == 2"}),
+        json!({"input_output": {"inputs": [[2, 3], [1.5, 1.5]], "outputs": [[5], [3.0]], "fn_name": "add"}}),
+    ];
+    let mut items = Vec::new();
+    for (i, format) in formats.iter().enumerate() {
+        let fenced = format!("Here you go:\n```python\n{add}```\nDone.");
+        items.push(
+            Item::new("p", fenced)
+                .with_id(format!("right-{i}"))
+                .with_metadata(metadata(format.clone())),
+        );
+        items.push(
+            Item::new("p", wrong)
+                .with_id(format!("wrong-{i}"))
+                .with_metadata(metadata(format.clone())),
+        );
+    }
+    let stdio_program = "a, b = map(int, input().split())\nprint(a + b)\nprint(a / b)\n";
+    let stdio = json!({"stdio": [{"input": "6 3\n", "output": "9\n2.0\n"}, {"input": "1 3", "output": "4\n0.333333"}]});
+    items.push(
+        Item::new("p", stdio_program)
+            .with_id("stdio-right")
+            .with_metadata(metadata(stdio.clone())),
+    );
+    items.push(
+        Item::new("p", "print(0)")
+            .with_id("stdio-wrong")
+            .with_metadata(metadata(stdio)),
+    );
+    let apps_stdio = json!({"input_output": "{\"inputs\": [\"2 2\\n\"], \"outputs\": [\"4\\n\"]}"});
+    items.push(
+        Item::new("p", "print(sum(map(int, input().split())))")
+            .with_id("apps-stdio")
+            .with_metadata(metadata(apps_stdio)),
+    );
+    let answer = judge(&server, "code", items).await;
+    for result in &answer.results {
+        let id = result.id.as_str().unwrap();
+        let want = if id.starts_with("wrong") || id == "stdio-wrong" {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(result.verdict, want, "{id}: {:?}", result.judges[0]);
+    }
+    let wrong = answer.results.iter().find(|r| r.id == "wrong-1").unwrap();
+    let details = wrong.judges[0].details.as_ref().unwrap();
+    assert_eq!(details["exit"], "assertion");
+    assert_eq!(
+        details["tests"][1]["outcome"], "pass",
+        "add(0, 0) == 0 holds for a - b too: {details}"
+    );
+    assert_eq!(wrong.judges[0].score, Some(0.5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_programs_are_contained_with_the_right_reason() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = metadata(json!({"unit_tests": ["assert f() == 1"]}));
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "infinite-loop",
+            "def f():\n    while True: pass\n",
+            "timeout",
+        ),
+        ("c-spin", "def f():\n    return pow(10, 10**9)\n", "timeout"),
+        (
+            "sleep",
+            "import time\ndef f():\n    time.sleep(600)\n",
+            "timeout",
+        ),
+        (
+            "memory-bomb",
+            "def f():\n    x = []\n    while True: x.append(bytearray(1 << 20))\n",
+            "memory",
+        ),
+        // CPython either reports the exhausted C stack (SystemError) or the guest traps.
+        (
+            "deep-recursion",
+            "import sys\nsys.setrecursionlimit(10**9)\ndef f(n=0):\n    return f(n + 1)\n",
+            "exception|crash",
+        ),
+        (
+            "output-flood",
+            "def f():\n    while True: print('x' * 10000)\n",
+            "output_limit",
+        ),
+        (
+            "read-passwd",
+            "def f():\n    return open('/etc/passwd').read()\n",
+            "exception",
+        ),
+        (
+            "write-file",
+            "def f():\n    open('/tmp/moj-escape', 'w').write('x')\n    return 1\n",
+            "exception",
+        ),
+        (
+            "socket",
+            "import socket\ndef f():\n    socket.create_connection(('127.0.0.1', 5432))\n    return 1\n",
+            "exception",
+        ),
+        (
+            "fork",
+            "import os\ndef f():\n    os.fork()\n    return 1\n",
+            "exception",
+        ),
+        (
+            "subprocess",
+            "import subprocess\ndef f():\n    subprocess.run(['id'])\n    return 1\n",
+            "exception",
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(id, code, _)| {
+            Item::new("p", *code)
+                .with_id(*id)
+                .with_metadata(tests.clone())
+        })
+        .collect();
+    let answer = judge(&server, "code_fast", items).await;
+    for ((id, _, reason), result) in cases.iter().zip(&answer.results) {
+        let verdict = &result.judges[0];
+        assert_eq!(verdict.verdict, Verdict::Fail, "{id}: {verdict:?}");
+        let exit = verdict.details.as_ref().unwrap()["exit"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            reason.split('|').any(|r| r == exit),
+            "{id}: exit {exit}, expected {reason}: {verdict:?}"
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/moj-escape").exists());
+    // The server answers the next request normally.
+    let ok = judge(
+        &server,
+        "code_fast",
+        vec![Item::new("p", "def f():\n    return 1\n").with_metadata(tests)],
+    )
+    .await;
+    assert_eq!(ok.results[0].verdict, Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reward_hacks_fail() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = metadata(json!({"test_list": ["assert add(2, 3) == 5"]}));
+    let hacks: &[(&str, &str)] = &[
+        ("sys-exit", "import sys\nsys.exit(0)\n"),
+        ("os-exit", "import os\nos._exit(0)\n"),
+        ("raise-systemexit", "raise SystemExit(0)\n"),
+        (
+            "fake-pass",
+            "print('PASS')\nprint('All tests passed')\nimport os\nos._exit(0)\n",
+        ),
+        (
+            "exit-in-function",
+            "def add(a, b):\n    import os\n    os._exit(0)\n",
+        ),
+        (
+            "patch-exec",
+            "import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, **k: None\n",
+        ),
+        (
+            "patch-assertion",
+            "import builtins\nclass Quiet(Exception): pass\nbuiltins.AssertionError = Quiet\ndef add(a, b): return 0\n",
+        ),
+        (
+            "replace-stdout",
+            "import sys, io\nsys.stdout = io.StringIO()\ndef add(a, b): return 0\n",
+        ),
+        (
+            "close-stdout",
+            "import sys\ndef add(a, b):\n    sys.stdout.close()\n    return 5\n",
+        ),
+    ];
+    let items = hacks
+        .iter()
+        .map(|(id, code)| {
+            Item::new("p", *code)
+                .with_id(*id)
+                .with_metadata(tests.clone())
+        })
+        .collect();
+    let answer = judge(&server, "code_fast", items).await;
+    for ((id, _), result) in hacks.iter().zip(&answer.results) {
+        assert_eq!(
+            result.verdict,
+            Verdict::Fail,
+            "{id} must fail: {:?}",
+            result.judges[0]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extraction_and_input_errors() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = metadata(json!({"unit_tests": ["assert f() == 1"]}));
+    let answer = judge(
+        &server,
+        "code_fence_only",
+        vec![Item::new("p", "def f(): return 1").with_metadata(tests.clone())],
+    )
+    .await;
+    assert_eq!(answer.results[0].verdict, Verdict::Fail);
+    assert!(
+        answer.results[0].judges[0]
+            .reason
+            .contains("no fenced code block")
+    );
+    let fenced = "```python\ndef f(): return 0\n```\nor better\n```python\ndef f(): return 1\n```";
+    let answer = judge(
+        &server,
+        "code_fence_only",
+        vec![Item::new("p", fenced).with_metadata(tests)],
+    )
+    .await;
+    assert_eq!(
+        answer.results[0].verdict,
+        Verdict::Pass,
+        "the last fence wins"
+    );
+    // Missing or malformed tests are a 422 naming the field, never a pass.
+    let (status, body) = common::post_raw(
+        &server,
+        "/v1/judge",
+        json!({"judges": ["code"], "items": [{"response": "x = 1", "metadata": {"test": "def check(c): pass"}}]}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("items[0].metadata.entry_point")),
+        "{body}"
+    );
+    let (status, body) = common::post_raw(
+        &server,
+        "/v1/judge",
+        json!({"judges": ["code"], "items": [{"response": "x = 1"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("items[0].metadata")),
+        "{body}"
+    );
+    // Bad judge configs are refused.
+    let response = common::http()
+        .put(server.url("/v1/judges/bad"))
+        .json(&json!({"kind": "code", "config": {"memory_mb": 999999}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_runtime_is_an_error_verdict_with_instructions() {
+    let _serial = SERIAL.lock().await;
+    let empty = tempfile::tempdir().unwrap();
+    let server = server(Backend::Sqlite)
+        .config(CONFIG)
+        .env(
+            "MOJ_SANDBOX_RUNTIME_DIR",
+            &empty.path().display().to_string(),
+        )
+        .start();
+    let item = Item::new("p", "def f(): return 1")
+        .with_metadata(metadata(json!({"unit_tests": ["assert f() == 1"]})));
+    let answer = server
+        .client()
+        .judge(&JudgeRequest::for_judges(["code"], vec![item]))
+        .await
+        .unwrap();
+    assert_eq!(answer.results[0].verdict, Verdict::Error);
+    assert!(
+        answer.results[0].judges[0]
+            .reason
+            .contains("sandboxes/python/fetch.sh"),
+        "{:?}",
+        answer.results[0].judges[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_judges_decide_or_error() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let item = |response: &str, meta: Value| {
+        Item::new("What is 6 x 7?", response).with_metadata(metadata(meta))
+    };
+    let chat: Item = serde_json::from_value(json!({"prompt": [{"role": "user", "content": "6 x 7?"}], "response": "42", "metadata": {"answer": 42}})).unwrap();
+    let items = vec![
+        item("It is 42.", json!({"answer": 42})),
+        item("It is 41.", json!({"answer": 42})),
+        chat,
+        item("x", json!({"mode": "dict"})),
+        item("x", json!({"mode": "raise"})),
+        item("x", json!({"mode": "garbage"})),
+        item("x", json!({"mode": "spin"})),
+    ];
+    let answer = judge(&server, "mentions_answer", items).await;
+    let verdicts: Vec<Verdict> = answer.results.iter().map(|r| r.verdict).collect();
+    use Verdict::*;
+    assert_eq!(
+        verdicts,
+        vec![Pass, Fail, Pass, Pass, Error, Error, Error],
+        "{:?}",
+        answer.results
+    );
+    assert_eq!(answer.results[3].judges[0].score, Some(0.25));
+    assert_eq!(answer.results[3].judges[0].reason, "dict form");
+    assert!(
+        answer.results[4].judges[0]
+            .reason
+            .contains("RuntimeError: judge bug")
+    );
+    assert!(answer.results[6].judges[0].reason.contains("timed out"));
+}
