@@ -3,7 +3,9 @@
 //! Adding a kind: write one module with a `pub const KIND: KindSpec`, and add one line to [`KINDS`].
 
 mod code;
+mod ifeval;
 mod judgement;
+mod math;
 mod python;
 mod refusal;
 mod regex;
@@ -23,7 +25,14 @@ pub use judgement::Judgement;
 pub use rule::{RuleJudge, on_blocking_pool};
 
 /// Every judge kind this server can build. The only place that knows them all.
-pub const KINDS: &[KindSpec] = &[regex::KIND, refusal::KIND, code::KIND, python::KIND];
+pub const KINDS: &[KindSpec] = &[
+    regex::KIND,
+    refusal::KIND,
+    ifeval::KIND,
+    math::KIND,
+    code::KIND,
+    python::KIND,
+];
 
 /// A judge: scores batches of items. Implementations are cheap to share (`Arc<dyn Judge>`).
 #[async_trait]

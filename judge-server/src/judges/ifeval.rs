@@ -1,0 +1,120 @@
+//! `ifeval`: IFEval's verifiable instructions, with the reference checker's semantics
+//! (the `moj-ifeval` crate). The instructions come per item from metadata, exactly as IFEval's
+//! data files have them: `instruction_id_list` and `kwargs` (a list of objects, one per id).
+//!
+//! Config: `{"mode": "strict"}` (default) or `{"mode": "loose"}`. Passes only if every
+//! instruction holds in that mode; `score` is the fraction that hold; `details.instructions`
+//! lists each one's strict and loose result.
+
+use std::sync::Arc;
+
+use judge_api::Item;
+use moj_ifeval::{Instruction, Mode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
+    parse_config,
+};
+
+pub const KIND: KindSpec = KindSpec {
+    name: "ifeval",
+    version: 1,
+    description: "IFEval verifiable instructions (all 25 ids) from metadata, strict or loose, as Google's reference checker.",
+    build,
+};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ModeName {
+    #[default]
+    Strict,
+    Loose,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IfevalConfig {
+    #[serde(default)]
+    mode: ModeName,
+}
+
+struct IfevalJudge {
+    fingerprint: Fingerprint,
+    mode: ModeName,
+}
+
+fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
+    let config: IfevalConfig = parse_config(config)?;
+    Ok(super::on_blocking_pool(IfevalJudge {
+        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
+        mode: config.mode,
+    }))
+}
+
+fn instructions(item: &Item) -> Result<Vec<Instruction>, InputError> {
+    let ids = item
+        .metadata
+        .get("instruction_id_list")
+        .ok_or_else(|| InputError {
+            field: "metadata.instruction_id_list".into(),
+            message: "IFEval items need `instruction_id_list` (and `kwargs`) in metadata".into(),
+        })?;
+    let kwargs = item.metadata.get("kwargs").unwrap_or(&Value::Null);
+    moj_ifeval::parse_instructions(ids, kwargs).map_err(|error| InputError {
+        field: format!("metadata.{}", error.field),
+        message: error.message,
+    })
+}
+
+impl RuleJudge for IfevalJudge {
+    fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    fn check_item(&self, item: &Item) -> Result<(), InputError> {
+        instructions(item).map(drop)
+    }
+
+    fn judge(&self, item: &Item) -> Judgement {
+        let instructions = match instructions(item) {
+            Ok(instructions) => instructions,
+            Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
+        };
+        let mode = match self.mode {
+            ModeName::Strict => Mode::Strict,
+            ModeName::Loose => Mode::Loose,
+        };
+        let results = moj_ifeval::check(&item.response, &instructions);
+        let holds = |r: &moj_ifeval::InstructionResult| match mode {
+            Mode::Strict => r.strict,
+            Mode::Loose => r.loose,
+        };
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|r| !holds(r))
+            .map(|r| r.id.as_str())
+            .collect();
+        let score = if results.is_empty() {
+            1.0
+        } else {
+            (results.len() - failed.len()) as f64 / results.len() as f64
+        };
+        let details = json!({
+            "mode": self.mode,
+            "instructions": results.iter().map(|r| json!({"id": r.id, "strict": r.strict, "loose": r.loose})).collect::<Vec<_>>(),
+        });
+        let judgement = if failed.is_empty() {
+            Judgement::pass(format!("all {} instruction(s) followed", results.len()))
+        } else {
+            Judgement::fail(format!(
+                "{} of {} instruction(s) not followed: {}",
+                failed.len(),
+                results.len(),
+                failed.join(", ")
+            ))
+        };
+        judgement.with_score(score).with_details(details)
+    }
+}
