@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sandboxes/python/fetch.sh   # the CPython WASI runtime for the code judge (verified; cached)
+sandboxes/js/fetch.sh       # the QuickJS WASI runtime for JavaScript code items (verified; cached)
 cargo build --release --locked -p judge-server
 bin=target/release/judge-server
 export MOJ_CONFIG="${MOJ_CONFIG:-examples/moj.toml}"

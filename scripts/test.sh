@@ -3,7 +3,7 @@
 # database per test on 127.0.0.1:5432 as user postgres), then runs every workspace test:
 # unit tests, and end-to-end tests that start the real judge-server binary on loopback
 # against SQLite and PostgreSQL, and the code judge in the Wasmtime sandbox. It also fetches
-# and verifies the CPython WASI runtime. Tests fail (never skip) when something is missing.
+# and verifies the CPython and QuickJS WASI runtimes. Tests fail (never skip) when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +54,9 @@ fi
 ensure_postgres
 echo "PostgreSQL answers at $pg_url"
 
-# The CPython WASI runtime for the code judge's sandbox tests (verified, cached outside the clone).
+# The CPython and QuickJS WASI runtimes for the code judge's sandbox tests (verified, cached
+# outside the clone).
 sandboxes/python/fetch.sh
+sandboxes/js/fetch.sh
 
 cargo test --workspace --locked "$@"

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod judges;
+pub mod llm;
 pub mod metrics;
 pub mod sandbox;
 pub mod scoring;

@@ -61,7 +61,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             server::check_auth_policy(&config)?;
             let db = judge_server::store::Database::connect(&config.database).await?;
-            let catalog = judge_server::catalog::Catalog::new(&config, db, Default::default())?;
+            // The LLM backends are built (not called) so LLM judges and key variables are checked.
+            let llm = judge_server::llm::Backends::from_config(&config.llm, |var| {
+                std::env::var(var).ok()
+            })?;
+            let context = judge_server::judges::JudgeContext {
+                llm: std::sync::Arc::new(llm),
+                ..Default::default()
+            };
+            let catalog = judge_server::catalog::Catalog::new(&config, db, context)?;
             print!("{}", config.to_redacted_toml());
             println!(
                 "# ok: {} judge(s) and {} task(s) declared in the config file",

@@ -69,8 +69,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .await
             .context("starting the sandbox")?
             .map_err(|e| anyhow::anyhow!(e))?;
+    let llm = crate::llm::Backends::from_config(&config.llm, |var| std::env::var(var).ok())?;
     let context = JudgeContext {
         sandbox: Some(Arc::new(sandbox.0)),
+        llm: Arc::new(llm),
     };
     let catalog = Arc::new(Catalog::new(&config, db.clone(), context)?);
     if let Err(error) = catalog.refresh().await {

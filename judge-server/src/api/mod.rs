@@ -7,6 +7,7 @@ mod health;
 mod judge;
 mod judges;
 pub mod openapi;
+mod plugins;
 mod tasks;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::admission::Admission;
 use crate::auth::{Denied, Keys, Role};
@@ -50,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(judges::get).put(judges::put).delete(judges::delete),
         )
         .route("/v1/kinds", get(judges::kinds))
+        .route("/v1/plugins", put(plugins::put))
         .route("/v1/tasks", get(tasks::list))
         .route(
             "/v1/tasks/{name}",

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{health, judge, judges, tasks};
+use super::{health, judge, judges, plugins, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use super::{health, judge, judges, tasks};
         judge::score,
         judges::list, judges::get, judges::put, judges::delete, judges::kinds,
         tasks::list, tasks::get, tasks::put, tasks::delete,
+        plugins::put,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth),

@@ -5,7 +5,9 @@
 mod code;
 mod ifeval;
 mod judgement;
+mod llm;
 mod math;
+mod plugin;
 mod python;
 mod refusal;
 mod regex;
@@ -31,7 +33,12 @@ pub const KINDS: &[KindSpec] = &[
     ifeval::KIND,
     math::KIND,
     code::KIND,
+    plugin::KIND,
     python::KIND,
+    llm::false_refusal::KIND,
+    llm::factuality::KIND,
+    llm::safety::KIND,
+    llm::rubric::KIND,
 ];
 
 /// A judge: scores batches of items. Implementations are cheap to share (`Arc<dyn Judge>`).
@@ -67,6 +74,8 @@ pub struct KindSpec {
 #[derive(Clone, Default)]
 pub struct JudgeContext {
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
+    /// The `[llm.backends]` the LLM judge kinds call.
+    pub llm: Arc<crate::llm::Backends>,
 }
 
 impl KindSpec {

@@ -11,6 +11,7 @@ use wasmtime::{
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 use super::engine::TABLE_ELEMENTS;
@@ -114,9 +115,13 @@ impl Guest {
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| state as &mut dyn ResourceLimiter);
         let deadline = started + limits.timeout;
+        // A full stdout/stderr ends the run at the next tick: some interpreters (QuickJS)
+        // ignore failed writes and would otherwise flood until the deadline.
+        let (mut watch_out, mut watch_err) = (stdout.clone(), stderr.clone());
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+            let full = watch_out.check_write().is_err() || watch_err.check_write().is_err();
+            if full || Instant::now() >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -158,7 +163,7 @@ impl Guest {
                 }
             }
         };
-        let exit = if (stdout_full || stderr_full) && !matches!(exit, Exit::Timeout) {
+        let exit = if stdout_full || stderr_full {
             Exit::OutputLimit
         } else {
             exit

@@ -1,4 +1,5 @@
-//! The WebAssembly sandbox: runs untrusted guests (CPython for WASI) in-process under Wasmtime.
+//! The WebAssembly sandbox: runs untrusted guests (CPython and QuickJS for WASI) in-process
+//! under Wasmtime.
 //! It knows nothing about judging: callers give argv, stdin and limits, and get the exit,
 //! stdout and stderr back.
 //!
@@ -9,6 +10,7 @@
 mod engine;
 mod guest;
 mod module_cache;
+mod plugins;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -19,22 +21,59 @@ use tokio::sync::oneshot;
 use wasmtime::Engine;
 
 use crate::config::SandboxConfig;
-use guest::Guest;
+pub use guest::Guest;
 pub use module_cache::Origin;
+pub use plugins::{InvalidPlugin, PluginSource};
 
 /// File name of the CPython runtime inside `sandbox.runtime_dir`.
 pub const PYTHON_WASM: &str = "python-3.12.0.wasm";
+/// File name of the QuickJS-ng runtime inside `sandbox.runtime_dir`.
+pub const QUICKJS_WASM: &str = "quickjs.wasm";
 
+/// An interpreter the sandbox can run. Adding one: a variant here, its file and fetch script
+/// below, and `sandboxes/<name>/fetch.sh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
     Python,
+    JavaScript,
 }
 
 impl Language {
+    pub const ALL: [Language; 2] = [Language::Python, Language::JavaScript];
+
     pub fn name(self) -> &'static str {
         match self {
             Language::Python => "python",
+            Language::JavaScript => "javascript",
         }
+    }
+
+    /// The guest's argv[0].
+    fn program(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::JavaScript => "qjs",
+        }
+    }
+
+    /// The runtime's file name inside `sandbox.runtime_dir`.
+    pub fn runtime_file(self) -> &'static str {
+        match self {
+            Language::Python => PYTHON_WASM,
+            Language::JavaScript => QUICKJS_WASM,
+        }
+    }
+
+    /// The script that installs the runtime.
+    fn fetch_script(self) -> &'static str {
+        match self {
+            Language::Python => "sandboxes/python/fetch.sh",
+            Language::JavaScript => "sandboxes/js/fetch.sh",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -85,14 +124,16 @@ type Job =
     Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
 
 pub struct Sandbox {
-    python: Result<Arc<Guest>, String>,
+    /// One entry per `Language::ALL`, in that order: the guest, or how to install it.
+    guests: Vec<Result<Arc<Guest>, String>>,
+    plugins: plugins::Plugins,
     queue: SyncSender<Job>,
     queue_capacity: usize,
     pub workers: usize,
     limits: SandboxConfig,
 }
 
-/// How the Python runtime was loaded (for logs and the start-up benchmark).
+/// How a runtime was loaded (for logs and the start-up benchmark).
 #[derive(Debug, Clone)]
 pub struct LoadReport {
     pub origin: Origin,
@@ -102,36 +143,52 @@ pub struct LoadReport {
 impl Sandbox {
     /// Builds the engine, loads the guests that are installed, and starts the worker threads.
     /// A missing runtime is not fatal: runs that need it fail with `RuntimeMissing`.
+    /// The report is the Python runtime's, when it loaded.
     pub fn start(config: &SandboxConfig) -> Result<(Sandbox, Option<LoadReport>), String> {
         let workers = config.workers.max(1);
         let engine = engine::build(&engine::EngineLimits {
             max_memory_bytes: config.max_memory_mb * 1024 * 1024,
             max_instances: (workers * 2 + 2) as u32,
         })?;
-        let (python, report) = match load_python(
-            &engine,
-            &config.runtime_dir,
-            &config.compiled_cache_dir,
-        ) {
-            Ok((guest, report)) => (Ok(Arc::new(guest)), Some(report)),
-            Err(message) => {
-                tracing::warn!(%message, "the Python sandbox runtime is unavailable; code judges will answer error");
-                (Err(message), None)
+        let mut guests = Vec::with_capacity(Language::ALL.len());
+        let mut python_report = None;
+        for language in Language::ALL {
+            match load(
+                &engine,
+                language,
+                &config.runtime_dir,
+                &config.compiled_cache_dir,
+            ) {
+                Ok((guest, report)) => {
+                    if language == Language::Python {
+                        python_report = Some(report);
+                    }
+                    guests.push(Ok(Arc::new(guest)));
+                }
+                Err(message) => {
+                    tracing::warn!(language = language.name(), %message, "a sandbox runtime is unavailable; code judges in that language will answer error");
+                    guests.push(Err(message));
+                }
             }
-        };
+        }
         let (queue, jobs) = sync_channel::<Job>(config.max_queued_runs);
         let jobs = Arc::new(Mutex::new(jobs));
         for index in 0..workers {
             spawn_worker(index, Arc::clone(&jobs))?;
         }
         let sandbox = Sandbox {
-            python,
+            guests,
+            plugins: plugins::Plugins::new(
+                engine.clone(),
+                config.compiled_cache_dir.clone(),
+                config.max_memory_mb * 1024 * 1024,
+            ),
             queue,
             queue_capacity: config.max_queued_runs,
             workers,
             limits: config.clone(),
         };
-        Ok((sandbox, report))
+        Ok((sandbox, python_report))
     }
 
     /// The configured upper bounds (judge configs are checked against them).
@@ -141,16 +198,18 @@ impl Sandbox {
 
     /// The SHA-256 of the runtime that runs `language`, when it is installed.
     pub fn runtime_sha256(&self, language: Language) -> Option<&str> {
-        match language {
-            Language::Python => self.python.as_ref().ok().map(|guest| guest.sha256.as_str()),
-        }
+        self.guests[language.index()]
+            .as_ref()
+            .ok()
+            .map(|guest| guest.sha256.as_str())
     }
 
     /// Whether the runtime for `language` is installed (else the message saying how to get it).
     pub fn availability(&self, language: Language) -> Result<(), String> {
-        match language {
-            Language::Python => self.python.as_ref().map(|_| ()).map_err(Clone::clone),
-        }
+        self.guests[language.index()]
+            .as_ref()
+            .map(|_| ())
+            .map_err(Clone::clone)
     }
 
     /// Runs `language`'s interpreter with `args` (after argv[0]) and `stdin`.
@@ -161,21 +220,38 @@ impl Sandbox {
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
-        let guest = match language {
-            Language::Python => self
-                .python
-                .as_ref()
-                .map_err(|m| SandboxError::RuntimeMissing(m.clone()))?,
-        };
+        let guest = self.guests[language.index()]
+            .as_ref()
+            .map_err(|m| SandboxError::RuntimeMissing(m.clone()))?;
+        let mut argv = vec![language.program().to_owned()];
+        argv.extend_from_slice(args);
+        self.run_guest(Arc::clone(guest), argv, stdin, limits).await
+    }
+
+    /// Runs a plugin module (argv `["plugin"]`) with `stdin`.
+    pub async fn run_plugin(
+        &self,
+        guest: &Arc<Guest>,
+        stdin: Vec<u8>,
+        limits: RunLimits,
+    ) -> Result<RunOutput, SandboxError> {
+        self.run_guest(Arc::clone(guest), vec!["plugin".to_owned()], stdin, limits)
+            .await
+    }
+
+    async fn run_guest(
+        &self,
+        guest: Arc<Guest>,
+        argv: Vec<String>,
+        stdin: Vec<u8>,
+        limits: RunLimits,
+    ) -> Result<RunOutput, SandboxError> {
         if limits.memory_bytes > self.limits.max_memory_mb * 1024 * 1024 {
             return Err(SandboxError::Internal(format!(
                 "memory limit {} MiB is above sandbox.max_memory_mb",
                 limits.memory_bytes / (1024 * 1024)
             )));
         }
-        let guest = Arc::clone(guest);
-        let mut argv = vec![language.name().to_owned()];
-        argv.extend_from_slice(args);
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             Box::pin(async move {
@@ -197,33 +273,37 @@ impl Sandbox {
     }
 }
 
-fn load_python(
+fn load(
     engine: &Engine,
+    language: Language,
     runtime_dir: &Path,
     cache_dir: &Path,
 ) -> Result<(Guest, LoadReport), String> {
-    let path: PathBuf = runtime_dir.join(PYTHON_WASM);
+    let path: PathBuf = runtime_dir.join(language.runtime_file());
     let wasm = std::fs::read(&path).map_err(|error| {
         format!(
-            "the Python runtime {} is not installed ({error}); run sandboxes/python/fetch.sh {} \
+            "the {} runtime {} is not installed ({error}); run {} {} \
              (or set sandbox.runtime_dir / MOJ_SANDBOX_RUNTIME_DIR)",
+            language.name(),
             path.display(),
+            language.fetch_script(),
             runtime_dir.display()
         )
     })?;
     let loaded = module_cache::load(engine, &wasm, cache_dir)?;
     tracing::info!(
+        language = language.name(),
         runtime = %path.display(),
         sha256 = loaded.sha256,
         origin = ?loaded.origin,
         millis = loaded.millis as u64,
-        "Python sandbox runtime loaded"
+        "sandbox runtime loaded"
     );
     let report = LoadReport {
         origin: loaded.origin,
         millis: loaded.millis,
     };
-    let guest = Guest::new(engine, "python", &loaded.module, loaded.sha256)?;
+    let guest = Guest::new(engine, language.name(), &loaded.module, loaded.sha256)?;
     Ok((guest, report))
 }
 

@@ -1,5 +1,6 @@
-//! Sandbox tests against the real CPython WASI runtime (installed by sandboxes/python/fetch.sh;
-//! scripts/test.sh does that). A missing runtime fails these tests, never skips them.
+//! Sandbox tests against the real CPython and QuickJS WASI runtimes (installed by
+//! sandboxes/python/fetch.sh and sandboxes/js/fetch.sh; scripts/test.sh runs both). A missing
+//! runtime fails these tests, never skips them.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -133,4 +134,48 @@ async fn no_state_leaks_between_runs() {
     )
     .await;
     assert_eq!(text(&second.stdout), "False False\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_quickjs_without_host_access_or_leaks() {
+    let sandbox = sandbox();
+    if let Err(message) = sandbox.availability(Language::JavaScript) {
+        panic!("these tests need the QuickJS runtime: {message}");
+    }
+    let js = |code: &str, stdin: &str| {
+        let args = ["--std".to_owned(), "-e".to_owned(), code.to_owned()];
+        let sandbox = Arc::clone(&sandbox);
+        let stdin = stdin.as_bytes().to_vec();
+        async move {
+            sandbox
+                .run(Language::JavaScript, &args, stdin, limits(20_000))
+                .await
+                .expect("sandbox run")
+        }
+    };
+    let out = js(
+        "const l = std.in.getline(); console.log(l.toUpperCase(), std.in.seek(0, std.SEEK_SET) < 0, JSON.stringify(std.in.readAsString()), JSON.stringify(scriptArgs)); globalThis.LEAK = 1; std.exit(3)",
+        "abc\nrest",
+    )
+    .await;
+    assert_eq!(out.exit, Exit::Code(3), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ABC true \"rest\" []\n",
+        "stdin is not seekable"
+    );
+    let out = js(
+        "console.log(typeof LEAK, std.loadFile('/etc/passwd'), std.open('/tmp/moj-js', 'w'), JSON.stringify(std.getenviron()))",
+        "",
+    )
+    .await;
+    assert_eq!(
+        text(&out.stdout),
+        "undefined null null {}\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = js("throw new Error('boom')", "").await;
+    assert_eq!(out.exit, Exit::Code(1));
+    assert!(text(&out.stderr).contains("Error: boom"));
 }

@@ -15,6 +15,7 @@ macro_rules! on_pool {
 }
 
 mod definitions;
+mod plugins;
 mod verdicts;
 
 use std::str::FromStr;

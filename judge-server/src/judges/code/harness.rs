@@ -1,5 +1,9 @@
-//! The Python harness that runs an item's tests after its solution and reports per-test
-//! outcomes on one line tagged with a per-run random nonce.
+//! The per-language harness interface, the report every harness writes, and the Python
+//! harness: it runs an item's tests after its solution and reports per-test outcomes on one
+//! line tagged with a per-run random nonce.
+//!
+//! Adding a language: a sandbox `Language` (with its runtime and fetch script), a type that
+//! implements `Harness` (see `javascript.rs`), and a `LanguageName` variant in `mod.rs`.
 //!
 //! Reward-hack resistance: the report line is written last, through references captured before
 //! the solution runs (`exec`, `compile`, `sys.stdout.write`, exception classes), and only a
@@ -11,6 +15,59 @@
 use serde_json::Value;
 
 use super::spec::TestSpec;
+use crate::sandbox::Language;
+
+/// One run of an interpreter: its arguments after argv[0] and its stdin.
+pub struct Invocation {
+    pub args: Vec<String>,
+    pub stdin: Vec<u8>,
+}
+
+/// What the `code` judge needs from a language.
+pub trait Harness: Sync {
+    fn language(&self) -> Language;
+    /// Fence tags that mark a block in this language (an untagged fence always counts).
+    fn fence_tags(&self) -> &'static [&'static str];
+    /// The run that executes `spec`'s assert- or call-style tests after `solution` and writes
+    /// the nonce-tagged report that `parse_report` reads (`None` for stdio tests).
+    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation>;
+    /// The run of `solution` alone, reading `input` on stdin.
+    fn stdio(&self, solution: &str, input: &str) -> Invocation;
+    /// Whether an error message (or stderr) names the interpreter's out-of-memory error.
+    fn is_memory_error(&self, message: &str) -> bool;
+}
+
+pub struct Python;
+
+pub static PYTHON: Python = Python;
+
+impl Harness for Python {
+    fn language(&self) -> Language {
+        Language::Python
+    }
+
+    fn fence_tags(&self) -> &'static [&'static str] {
+        &["python", "py", "python3"]
+    }
+
+    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation> {
+        program(solution, spec, nonce).map(|program| Invocation {
+            args: vec!["-c".to_owned(), program],
+            stdin: Vec::new(),
+        })
+    }
+
+    fn stdio(&self, solution: &str, input: &str) -> Invocation {
+        Invocation {
+            args: vec!["-c".to_owned(), solution.to_owned()],
+            stdin: input.as_bytes().to_vec(),
+        }
+    }
+
+    fn is_memory_error(&self, message: &str) -> bool {
+        message.contains("MemoryError")
+    }
+}
 
 /// One test's outcome as the harness reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,15 +144,16 @@ def _moj_main(nonce, setup, solution, tests, calls, _exec=exec, _compile=compile
     report("T:" + ",".join(outcomes))
 "#;
 
-/// A Python string literal for `text` (JSON string syntax is valid Python here: serde_json
-/// escapes quotes, backslashes and control characters and leaves other characters as UTF-8).
-fn literal(text: &str) -> String {
+/// A Python (and JavaScript) string literal for `text` (JSON string syntax is valid Python and
+/// JavaScript here: serde_json escapes quotes, backslashes and control characters and leaves
+/// other characters as UTF-8).
+pub fn literal(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialise")
 }
 
-/// The full program for assert- and call-style tests (`None` for stdio tests, which run the
-/// solution itself).
-pub fn program(solution: &str, spec: &TestSpec, nonce: &str) -> Option<String> {
+/// The full Python program for assert- and call-style tests (`None` for stdio tests, which run
+/// the solution itself).
+fn program(solution: &str, spec: &TestSpec, nonce: &str) -> Option<String> {
     let (setup, tests, calls) = match spec {
         TestSpec::Asserts { setup, tests } => (
             setup.as_str(),

@@ -1,5 +1,9 @@
 //! `code`: runs the program in the response against the item's tests inside the WebAssembly
-//! sandbox (CPython 3.12 for WASI). Passes only if every test passes.
+//! sandbox (CPython 3.12 or QuickJS-ng for WASI). Passes only if every test passes.
+//!
+//! The language is `metadata.language` when the item names one (`"python"`, `"javascript"` or
+//! `"js"`), else the config's `language` (default `"python"`). Each language is a `Harness`
+//! (`harness.rs`: Python; `javascript.rs`: JavaScript).
 //!
 //! Config (all optional):
 //! ```json
@@ -14,6 +18,7 @@
 mod compare;
 mod extract;
 mod harness;
+mod javascript;
 mod spec;
 
 use std::sync::Arc;
@@ -29,16 +34,16 @@ use tokio::sync::Semaphore;
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
-use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError};
+use crate::sandbox::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
 use compare::{Comparison, outputs_match};
 use extract::Extraction;
-use harness::{Report, TestOutcome};
+use harness::{Harness, Invocation, Report, TestOutcome};
 use spec::TestSpec;
 
 pub const KIND: KindSpec = KindSpec {
     name: "code",
-    version: 1,
-    description: "Runs the response's program against the item's unit tests in the Wasmtime sandbox (CPython 3.12 for WASI).",
+    version: 2,
+    description: "Runs the response's program against the item's unit tests in the Wasmtime sandbox (Python: CPython 3.12 for WASI; JavaScript: QuickJS-ng for WASI).",
     build,
 };
 
@@ -50,18 +55,17 @@ const TAIL_BYTES: usize = 1000;
 enum LanguageName {
     #[default]
     Python,
+    #[serde(alias = "js")]
+    JavaScript,
 }
 
 impl LanguageName {
-    fn sandbox_language(self) -> Language {
-        match self {
-            LanguageName::Python => Language::Python,
-        }
-    }
+    const ALL: [LanguageName; 2] = [LanguageName::Python, LanguageName::JavaScript];
 
-    fn fence_tags(self) -> &'static [&'static str] {
+    fn harness(self) -> &'static dyn Harness {
         match self {
-            LanguageName::Python => &["python", "py", "python3"],
+            LanguageName::Python => &harness::PYTHON,
+            LanguageName::JavaScript => &javascript::JAVASCRIPT,
         }
     }
 }
@@ -103,12 +107,13 @@ fn default_tolerance() -> f64 {
     1e-5
 }
 
-/// What the fingerprint covers (and `GET /v1/judges` shows): the config plus the runtime.
+/// What the fingerprint covers (and `GET /v1/judges` shows): the config plus the runtimes (an
+/// item may name its language, so every runtime can judge).
 #[derive(Serialize)]
 struct Identity<'a> {
     #[serde(flatten)]
     config: &'a CodeConfig,
-    runtime_sha256: String,
+    runtime_sha256: std::collections::BTreeMap<&'static str, String>,
 }
 
 struct CodeJudge {
@@ -162,12 +167,18 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         }
     }
     // The runtime is part of the judge's identity: another interpreter may judge differently.
-    let runtime = context
-        .sandbox
-        .as_ref()
-        .and_then(|sandbox| sandbox.runtime_sha256(config.language.sandbox_language()))
-        .unwrap_or("none")
-        .to_owned();
+    let runtime = LanguageName::ALL
+        .iter()
+        .map(|name| {
+            let language = name.harness().language();
+            let sha256 = context
+                .sandbox
+                .as_ref()
+                .and_then(|sandbox| sandbox.runtime_sha256(language))
+                .unwrap_or("none");
+            (language.name(), sha256.to_owned())
+        })
+        .collect();
     Ok(Arc::new(CodeJudge {
         fingerprint: Fingerprint::of(
             KIND.name,
@@ -199,15 +210,16 @@ fn tail(bytes: &[u8]) -> String {
 }
 
 /// Exit reasons named in the details.
-fn exit_reason(output: &RunOutput) -> &'static str {
+fn exit_reason(output: &RunOutput, harness: &dyn Harness) -> &'static str {
     match &output.exit {
         Exit::Timeout => "timeout",
         Exit::OutputLimit => "output_limit",
         Exit::Trap(_) if output.memory_denied => "memory",
         Exit::Trap(_) => "crash",
-        Exit::Code(_)
+        Exit::Code(code)
             if output.memory_denied
-                && String::from_utf8_lossy(&output.stderr).contains("MemoryError") =>
+                && (harness.is_memory_error(&String::from_utf8_lossy(&output.stderr))
+                    || (*code != 0 && output.stderr.is_empty())) =>
         {
             "memory"
         }
@@ -228,52 +240,73 @@ impl CodeJudge {
     async fn run(
         &self,
         sandbox: &Sandbox,
-        program: &str,
-        stdin: &str,
+        harness: &dyn Harness,
+        invocation: Invocation,
     ) -> Result<RunOutput, SandboxError> {
-        let args = ["-c".to_owned(), program.to_owned()];
         sandbox
             .run(
-                self.config.language.sandbox_language(),
-                &args,
-                stdin.as_bytes().to_vec(),
+                harness.language(),
+                &invocation.args,
+                invocation.stdin,
                 self.limits(),
             )
             .await
     }
 
+    /// The item's language: `metadata.language`, else the config's.
+    fn language(&self, item: &Item) -> Result<LanguageName, InputError> {
+        match item.metadata.get("language") {
+            None | Some(Value::Null) => Ok(self.config.language),
+            Some(value) => serde_json::from_value(value.clone()).map_err(|_| InputError {
+                field: "metadata.language".into(),
+                message: "must be \"python\", \"javascript\" or \"js\"".into(),
+            }),
+        }
+    }
+
     async fn judge_item(&self, sandbox: &Sandbox, item: &Item) -> Judgement {
-        let spec = match spec::from_metadata(&item.metadata) {
-            Ok(spec) => spec,
+        let checked = self
+            .language(item)
+            .and_then(|language| Ok((language, spec::from_metadata(&item.metadata)?)));
+        let (language, spec) = match checked {
+            Ok(checked) => checked,
             Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
-        let Some(solution) = extract::extract(
-            &item.response,
-            self.config.language.fence_tags(),
-            self.config.extract,
-        ) else {
+        let harness = language.harness();
+        if let Err(message) = sandbox.availability(harness.language()) {
+            return Judgement::error(message);
+        }
+        let Some(solution) =
+            extract::extract(&item.response, harness.fence_tags(), self.config.extract)
+        else {
             return Judgement::fail("no fenced code block in the response")
                 .with_details(json!({"exit": "no_program"}));
         };
         match &spec {
-            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, solution, cases).await,
-            _ => self.judge_asserts(sandbox, solution, &spec).await,
+            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, harness, solution, cases).await,
+            _ => self.judge_asserts(sandbox, harness, solution, &spec).await,
         }
     }
 
-    async fn judge_asserts(&self, sandbox: &Sandbox, solution: &str, spec: &TestSpec) -> Judgement {
+    async fn judge_asserts(
+        &self,
+        sandbox: &Sandbox,
+        harness: &dyn Harness,
+        solution: &str,
+        spec: &TestSpec,
+    ) -> Judgement {
         let nonce = nonce();
-        let Some(program) = harness::program(solution, spec, &nonce) else {
+        let Some(invocation) = harness.tests(solution, spec, &nonce) else {
             return Judgement::error("internal: no harness for this test format");
         };
-        let output = match self.run(sandbox, &program, "").await {
+        let output = match self.run(sandbox, harness, invocation).await {
             Ok(output) => output,
             Err(error) => return Judgement::error(error.to_string()),
         };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let report = harness::parse_report(&stdout, &nonce, spec.count());
         let mut details = json!({
-            "exit": exit_reason(&output),
+            "exit": exit_reason(&output, harness),
             "millis": output.elapsed.as_millis() as u64,
             "stdout_tail": tail(harness::strip_report(&stdout, &nonce).as_bytes()),
             "stderr_tail": tail(&output.stderr),
@@ -313,7 +346,7 @@ impl CodeJudge {
                         ))
                     }
                     Some(TestOutcome::Raised(message)) => {
-                        details["exit"] = json!(if message.starts_with("MemoryError") {
+                        details["exit"] = json!(if harness.is_memory_error(&message) {
                             "memory"
                         } else {
                             "exception"
@@ -328,7 +361,7 @@ impl CodeJudge {
                 .with_score(score)
             }
             (Exit::Code(0), Some(Report::LoadFailed(message))) => {
-                details["exit"] = json!(if message.starts_with("MemoryError") {
+                details["exit"] = json!(if harness.is_memory_error(&message) {
                     "memory"
                 } else {
                     "exception"
@@ -362,6 +395,7 @@ impl CodeJudge {
     async fn judge_stdio(
         &self,
         sandbox: &Sandbox,
+        harness: &dyn Harness,
         solution: &str,
         cases: &[(String, String)],
     ) -> Judgement {
@@ -373,7 +407,10 @@ impl CodeJudge {
         let mut first_failure: Option<String> = None;
         let mut passed = 0;
         for (index, (input, expected)) in cases.iter().enumerate() {
-            let output = match self.run(sandbox, solution, input).await {
+            let output = match self
+                .run(sandbox, harness, harness.stdio(solution, input))
+                .await
+            {
                 Ok(output) => output,
                 Err(error) => return Judgement::error(error.to_string()),
             };
@@ -382,10 +419,13 @@ impl CodeJudge {
                 Exit::Code(0) => outputs_match(&stdout, expected, comparison)
                     .map_err(|diff| ("wrong_answer", diff)),
                 Exit::Code(code) => Err((
-                    exit_reason(&output),
+                    exit_reason(&output, harness),
                     format!("exited with code {code}: {}", last_line(&output.stderr)),
                 )),
-                exit => Err((exit_reason(&output), describe_abnormal(exit, &output))),
+                exit => Err((
+                    exit_reason(&output, harness),
+                    describe_abnormal(exit, &output),
+                )),
             };
             match verdict {
                 Ok(()) => {
@@ -449,6 +489,7 @@ impl Judge for CodeJudge {
     }
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
+        self.language(item)?;
         spec::from_metadata(&item.metadata).map(drop)
     }
 
@@ -459,12 +500,6 @@ impl Judge for CodeJudge {
                 .map(|_| Judgement::error("the sandbox is not running in this process"))
                 .collect();
         };
-        if let Err(message) = sandbox.availability(self.config.language.sandbox_language()) {
-            return items
-                .iter()
-                .map(|_| Judgement::error(message.clone()))
-                .collect();
-        }
         // Keep the sandbox busy without flooding its queue: a few runs per worker in flight.
         let in_flight = Arc::new(Semaphore::new(sandbox.workers * 2));
         let runs = items.iter().map(|item| {

@@ -13,8 +13,8 @@ use anyhow::{Context, bail};
 use judge_api::{JudgeDefinition, TaskDefinition};
 use serde::{Deserialize, Serialize};
 
-/// Sections whose keys can be overridden by `MOJ_<SECTION>_<KEY>` environment variables.
-const OVERRIDABLE_SECTIONS: [&str; 5] = ["server", "limits", "cache", "database", "sandbox"];
+mod env;
+use env::apply_env;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,6 +25,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub sandbox: SandboxConfig,
+    /// OpenAI-compatible backends for the LLM judge kinds.
+    pub llm: LlmConfig,
     /// Judges declared in the file: read-only through the API.
     pub judges: BTreeMap<String, JudgeDefinition>,
     /// Tasks declared in the file: read-only through the API.
@@ -185,6 +187,61 @@ impl Default for SandboxConfig {
     }
 }
 
+/// `[llm.backends.<name>]`: OpenAI-compatible chat-completions endpoints the LLM judges call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    pub backends: BTreeMap<String, LlmBackendConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmBackendConfig {
+    /// E.g. `http://vllm:8000/v1`; `/chat/completions` is appended.
+    pub base_url: String,
+    /// The `model` sent with every request (part of every LLM judge's fingerprint).
+    pub model: String,
+    /// The NAME of an environment variable holding the API key (sent as a bearer token).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Budget for one judge request, retries and backoff included.
+    #[serde(default = "default_llm_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Requests in flight to this backend at once.
+    #[serde(default = "default_llm_max_concurrent")]
+    pub max_concurrent: usize,
+    /// Attempts after the first one, for transient failures only.
+    #[serde(default = "default_llm_max_retries")]
+    pub max_retries: u32,
+    /// First backoff delay; doubled on each retry, with jitter.
+    #[serde(default = "default_llm_backoff_ms")]
+    pub backoff_ms: u64,
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Estimated as prompt bytes / 4 + max_tokens per request.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
+}
+
+fn default_llm_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_llm_max_concurrent() -> usize {
+    16
+}
+
+fn default_llm_max_retries() -> u32 {
+    4
+}
+
+fn default_llm_backoff_ms() -> u64 {
+    250
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -295,6 +352,25 @@ impl Config {
                 bail!("API keys must be at least 8 characters long");
             }
         }
+        for (name, backend) in &self.llm.backends {
+            if !(backend.base_url.starts_with("http://")
+                || backend.base_url.starts_with("https://"))
+            {
+                bail!("llm.backends.{name}.base_url must start with http:// or https://");
+            }
+            if backend.model.is_empty() {
+                bail!("llm.backends.{name}.model must not be empty");
+            }
+            if backend.timeout_ms == 0
+                || backend.max_concurrent == 0
+                || backend.requests_per_minute == Some(0)
+                || backend.tokens_per_minute == Some(0)
+            {
+                bail!(
+                    "llm.backends.{name}: timeout_ms, max_concurrent, requests_per_minute and tokens_per_minute must be at least 1"
+                );
+            }
+        }
         for (name, task) in &self.tasks {
             if task.judges.is_empty() {
                 bail!("tasks.{name}.judges must name at least one judge");
@@ -323,6 +399,11 @@ impl Config {
         redact(&mut copy.auth.api_keys);
         redact(&mut copy.auth.admin_keys);
         copy.database.url = redact_url_password(&copy.database.url);
+        for backend in copy.llm.backends.values_mut() {
+            for value in backend.headers.values_mut() {
+                *value = "<redacted>".into();
+            }
+        }
         toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
@@ -348,89 +429,6 @@ pub fn redact_url_password(url: &str) -> String {
     }
 }
 
-fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
-    for (name, value) in env {
-        let (section, key, parsed) = match name.as_str() {
-            "MOJ_LISTEN" => (
-                "server",
-                "listen".to_owned(),
-                toml::Value::String(value.clone()),
-            ),
-            "MOJ_DATA_DIR" => (
-                "server",
-                "data_dir".to_owned(),
-                toml::Value::String(value.clone()),
-            ),
-            "DATABASE_URL" => (
-                "database",
-                "url".to_owned(),
-                toml::Value::String(value.clone()),
-            ),
-            "MOJ_API_KEYS" => ("auth", "api_keys".to_owned(), key_list(value)),
-            "MOJ_ADMIN_KEYS" => ("auth", "admin_keys".to_owned(), key_list(value)),
-            "MOJ_ALLOW_UNAUTHENTICATED" => (
-                "auth",
-                "allow_unauthenticated".to_owned(),
-                toml::Value::Boolean(parse_bool(name, value)?),
-            ),
-            other => {
-                let Some(rest) = other.strip_prefix("MOJ_") else {
-                    continue;
-                };
-                let lower = rest.to_ascii_lowercase();
-                let Some(section) = OVERRIDABLE_SECTIONS
-                    .iter()
-                    .find(|s| lower.starts_with(&format!("{s}_")))
-                else {
-                    continue;
-                };
-                let key = lower[section.len() + 1..].to_owned();
-                (*section, key, scalar(value))
-            }
-        };
-        let table = doc
-            .entry(section)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let Some(table) = table.as_table_mut() else {
-            bail!("config section [{section}] must be a table");
-        };
-        table.insert(key, parsed);
-    }
-    Ok(())
-}
-
-fn key_list(value: &str) -> toml::Value {
-    toml::Value::Array(
-        value
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(|k| toml::Value::String(k.to_owned()))
-            .collect(),
-    )
-}
-
-fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => bail!("{name} must be 1/0/true/false, got {value:?}"),
-    }
-}
-
-/// An environment value as a TOML scalar: integer, float or boolean when it parses as one.
-fn scalar(value: &str) -> toml::Value {
-    if let Ok(int) = value.parse::<i64>() {
-        toml::Value::Integer(int)
-    } else if let Ok(float) = value.parse::<f64>() {
-        toml::Value::Float(float)
-    } else if let Ok(boolean) = value.parse::<bool>() {
-        toml::Value::Boolean(boolean)
-    } else {
-        toml::Value::String(value.to_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +438,37 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn llm_backends_parse_validate_and_hide_header_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moj.toml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write(
+            "[llm.backends.guard]\nbase_url = \"http://vllm:8000/v1\"\nmodel = \"meta-llama/Llama-Guard-3-8B\"\napi_key_env = \"VLLM_KEY\"\nheaders = { \"x-secret\" = \"hdr-value-1234\" }\nrequests_per_minute = 600\n",
+        );
+        let config = Config::load_with_env(Some(&path), &[]).unwrap();
+        let guard = &config.llm.backends["guard"];
+        assert_eq!(guard.api_key_env.as_deref(), Some("VLLM_KEY"));
+        assert_eq!(
+            (guard.timeout_ms, guard.max_concurrent, guard.max_retries),
+            (60_000, 16, 4)
+        );
+        assert_eq!(guard.requests_per_minute, Some(600));
+        assert_eq!(guard.tokens_per_minute, None);
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("hdr-value-1234") && shown.contains("x-secret"));
+
+        for bad in [
+            "base_url = \"vllm:8000\"\nmodel = \"m\"",
+            "base_url = \"http://h/v1\"\nmodel = \"\"",
+            "base_url = \"http://h/v1\"\nmodel = \"m\"\nmax_concurrent = 0",
+            "base_url = \"http://h/v1\"\nmodel = \"m\"\napi_key = \"inline keys are refused\"",
+        ] {
+            write(&format!("[llm.backends.b]\n{bad}\n"));
+            assert!(Config::load_with_env(Some(&path), &[]).is_err(), "{bad}");
+        }
     }
 
     #[test]

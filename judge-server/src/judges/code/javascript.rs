@@ -1,0 +1,303 @@
+//! The JavaScript harness: QuickJS-ng for WASI, run as `qjs --std -e PROGRAM`.
+//!
+//! One program serves both test styles. It captures the builtins it needs, installs the test
+//! and Node-style globals, then evaluates the item's setup and the solution with
+//! `std.evalScript` (global scope, so `let`/`const`/`class` declarations are visible to tests).
+//!
+//! What tests may use (assert style: `unit_tests`, `test_list`, HumanEval `test` +
+//! `entry_point`; each test runs as the body of its own function, synchronously):
+//! - `assert(value, message?)`, `console.assert(value, message?)` (unlike Node's, it throws), and
+//!   the Node `assert` module as `assert.*` or `require("assert" | "node:assert" |
+//!   "assert/strict" | "node:assert/strict")`: `ok`, `equal`, `notEqual`, `strictEqual`,
+//!   `notStrictEqual`, `deepEqual`, `deepStrictEqual`, `notDeepEqual`, `notDeepStrictEqual`,
+//!   `throws`, `fail` (the `strict` flavour maps `equal` to `strictEqual` and so on). Deep
+//!   equality covers primitives, arrays and plain objects; other objects (Map, Set, Date, class
+//!   instances) are equal only when identical, so a deep comparison never passes by accident.
+//! - APPS `fn_name` cases call the named global function and compare like the Python harness
+//!   (numbers within 1e-5 relative, arrays element-wise, `[result]` against the expected list).
+//!
+//! stdin/stdout programs may read input with `readline()` (a line, `null` at the end),
+//! `std.in.readAsString()`, `require("fs").readFileSync(0 | "/dev/stdin")`,
+//! `process.stdin.on("data" | "end", ...)` or `require("readline").createInterface(...)` (`on("line"
+//! | "close")` and `for await`), and write with `console.log`, `print` or
+//! `process.stdout.write`; `process.exit(code)` ends the run. `module.exports`/`exports` exist,
+//! so CommonJS-style solutions load; ES module syntax (`import`/`export`) does not.
+//!
+//! Reward-hack resistance (as for Python): the nonce arrives on stdin and is read before the
+//! solution runs, so it lives only in a closure the solution cannot reach (the program text does
+//! not contain it and stdin is not seekable). The report is written through captured
+//! `std.out.puts`, built with string concatenation only, and the run ends with a captured
+//! `std.exit(0)` right after it. `assert`, `console`, `console.assert` and `require` are
+//! non-writable, non-configurable globals, so a solution cannot replace or shadow them (trying is
+//! an error before the tests run). `std.exit(0)`, `process.exit(0)`, a thrown value or a fake
+//! "PASS" line all leave no valid report and fail.
+
+use serde_json::{Value, json};
+
+use super::harness::{Harness, Invocation, literal};
+use super::spec::TestSpec;
+use crate::sandbox::Language;
+
+pub struct JavaScript;
+
+pub static JAVASCRIPT: JavaScript = JavaScript;
+
+const TEMPLATE: &str = r#"(data) => {
+"use strict";
+const G = globalThis, apply = Reflect.apply, O = Object;
+const defineProperty = O.defineProperty, freeze = O.freeze, keys = O.keys, is = O.is;
+const getPrototypeOf = O.getPrototypeOf, hasOwn = O.prototype.hasOwnProperty;
+const isArray = Array.isArray, ObjectProto = O.prototype, ArrayProto = Array.prototype;
+const Str = String, Fn = Function, Err = Error, Prom = Promise, stringify = JSON.stringify;
+const encode = encodeURIComponent, slice = Str.prototype.slice, split = Str.prototype.split;
+const charCodeAt = Str.prototype.charCodeAt, resolve = Prom.resolve, then = Prom.prototype.then;
+const S = std, evalScript = S.evalScript, input = S.in, out = S.out, err = S.err, exit = S.exit;
+const getline = input.getline, readAsString = input.readAsString, puts = out.puts, flush = out.flush;
+const tests = data.mode === "tests";
+const nonce = tests ? apply(getline, input, []) : "";
+const text = (value) => { try { return Str(value); } catch (e) { return "<unprintable>"; } };
+const show = (value) => { try { const s = stringify(value); if (typeof s === "string") return s; } catch (e) {} return text(value); };
+const describe = (error) => {
+  try { if (error !== null && typeof error === "object") return text(error.name) + ": " + text(error.message); } catch (e) {}
+  return text(error);
+};
+const DIGITS = "0123456789abcdef";
+const hex = (value) => {
+  let s = apply(slice, text(value), [0, 2000]);
+  try { s = encode(s); } catch (e) { s = "%3Cunencodable%3E"; }
+  let h = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = apply(charCodeAt, s, [i]);
+    if (c === 37) { h += apply(slice, s, [i + 1, i + 3]); i += 2; } else { h += DIGITS[c >> 4] + DIGITS[c & 15]; }
+  }
+  return h;
+};
+let lastAssertion = null;
+class AssertionError extends Err {}
+const fail = (message, fallback) => {
+  const error = new AssertionError(message === undefined ? fallback : text(message));
+  defineProperty(error, "name", { value: "AssertionError" });
+  lastAssertion = error;
+  throw error;
+};
+const plain = (v) => { const p = getPrototypeOf(v); return p === ObjectProto || p === ArrayProto || p === null; };
+const deep = (a, b, strict) => {
+  if (strict ? is(a, b) : (a == b || is(a, b))) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (!plain(a) || !plain(b) || isArray(a) !== isArray(b)) return false;
+  if (strict && getPrototypeOf(a) !== getPrototypeOf(b)) return false;
+  const ka = keys(a), kb = keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i];
+    if (!apply(hasOwn, b, [k]) || !deep(a[k], b[k], strict)) return false;
+  }
+  return true;
+};
+const close = (got, want) => {
+  if (is(got, want) || got === want) return true;
+  if (typeof got === "number" && typeof want === "number") {
+    const scale = got < 0 ? -got : got, other = want < 0 ? -want : want, d = got - want;
+    return (d < 0 ? -d : d) <= 1e-5 * (scale > other ? scale : other > 1e-300 ? other : 1e-300);
+  }
+  if (typeof got !== "object" || typeof want !== "object" || got === null || want === null) return false;
+  if (!plain(got) || !plain(want) || isArray(got) !== isArray(want)) return false;
+  const kg = keys(got), kw = keys(want);
+  if (kg.length !== kw.length) return false;
+  for (let i = 0; i < kw.length; i++) {
+    const k = kw[i];
+    if (!apply(hasOwn, got, [k]) || !close(got[k], want[k])) return false;
+  }
+  return true;
+};
+const makeAssert = (strict) => {
+  const assert = (value, message) => { if (!value) fail(message, "assertion failed: " + show(value)); };
+  const eq = (a, b) => strict ? is(a, b) : a == b;
+  assert.ok = assert;
+  assert.fail = (message) => fail(message, "failed");
+  assert.equal = (a, b, m) => { if (!eq(a, b)) fail(m, show(a) + " == " + show(b)); };
+  assert.notEqual = (a, b, m) => { if (eq(a, b)) fail(m, show(a) + " != " + show(b)); };
+  assert.strictEqual = (a, b, m) => { if (!is(a, b)) fail(m, show(a) + " === " + show(b)); };
+  assert.notStrictEqual = (a, b, m) => { if (is(a, b)) fail(m, show(a) + " !== " + show(b)); };
+  assert.deepEqual = (a, b, m) => { if (!deep(a, b, strict)) fail(m, show(a) + " deepEqual " + show(b)); };
+  assert.deepStrictEqual = (a, b, m) => { if (!deep(a, b, true)) fail(m, show(a) + " deepStrictEqual " + show(b)); };
+  assert.notDeepEqual = (a, b, m) => { if (deep(a, b, strict)) fail(m, show(a) + " notDeepEqual " + show(b)); };
+  assert.notDeepStrictEqual = (a, b, m) => { if (deep(a, b, true)) fail(m, show(a) + " notDeepStrictEqual " + show(b)); };
+  assert.throws = (fn, expected, m) => {
+    try { fn(); } catch (e) { return; }
+    fail(typeof expected === "string" ? expected : m, "missing expected exception");
+  };
+  assert.AssertionError = AssertionError;
+  return assert;
+};
+const assert = makeAssert(false), strictAssert = makeAssert(true);
+assert.strict = strictAssert;
+strictAssert.strict = strictAssert;
+freeze(assert); freeze(strictAssert); freeze(AssertionError); freeze(AssertionError.prototype);
+const stdinText = () => { const t = apply(readAsString, input, []); return typeof t === "string" ? t : ""; };
+const stdinLines = () => {
+  const lines = apply(split, stdinText(), ["\n"]);
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.length -= 1;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.length > 0 && apply(charCodeAt, l, [l.length - 1]) === 13) lines[i] = apply(slice, l, [0, -1]);
+  }
+  return lines;
+};
+const later = (fn) => { apply(then, apply(resolve, Prom, [undefined]), [fn]); };
+const emitter = (deliver) => {
+  const handlers = {}; let scheduled = false;
+  const self = {
+    on(event, fn) {
+      if (!apply(hasOwn, handlers, [event])) handlers[event] = [];
+      handlers[event][handlers[event].length] = fn;
+      if (!scheduled) { scheduled = true; later(() => deliver((event, ...args) => { const list = handlers[event] || []; for (let i = 0; i < list.length; i++) list[i](...args); })); }
+      return self;
+    },
+    setEncoding() { return self; }, resume() { return self; }, close() { return self; },
+  };
+  self.once = self.on; self.addListener = self.on;
+  return self;
+};
+const fs = freeze({
+  readFileSync(file) {
+    if (file === 0 || file === "/dev/stdin") return stdinText();
+    throw new Err("ENOENT: no such file or directory, open '" + text(file) + "'");
+  },
+});
+const readlineModule = freeze({
+  createInterface() {
+    const rl = emitter((emit) => { const lines = stdinLines(); for (let i = 0; i < lines.length; i++) emit("line", lines[i]); emit("close"); });
+    rl[Symbol.asyncIterator] = () => {
+      const lines = stdinLines(); let i = 0;
+      return { next: () => apply(resolve, Prom, [i < lines.length ? { value: lines[i++], done: false } : { value: undefined, done: true }]) };
+    };
+    return rl;
+  },
+});
+const modules = { assert, "node:assert": assert, "assert/strict": strictAssert, "node:assert/strict": strictAssert,
+  fs, "node:fs": fs, readline: readlineModule, "node:readline": readlineModule };
+const require = (name) => {
+  if (typeof name === "string" && apply(hasOwn, modules, [name])) return modules[name];
+  throw new Err("Cannot find module '" + text(name) + "' (this sandbox offers assert, fs and readline)");
+};
+const process = {
+  argv: ["node", "main.js"], env: {}, platform: "wasi", exitCode: undefined,
+  exit: (code) => exit(code === undefined ? 0 : code),
+  stdout: { write: (s) => { apply(puts, out, [text(s)]); return true; } },
+  stderr: { write: (s) => { apply(puts, err, [text(s)]); return true; } },
+  stdin: emitter((emit) => { const t = stdinText(); if (t !== "") emit("data", t); emit("end"); }),
+};
+const install = (name, value) => defineProperty(G, name, { value, writable: !tests, configurable: !tests, enumerable: false });
+const console = G.console;
+install("assert", assert);
+install("require", require);
+install("readline", () => apply(getline, input, []));
+install("process", process);
+defineProperty(console, "assert", { value: (value, message) => { if (!value) fail(message, "console.assert failed"); }, writable: !tests, configurable: !tests });
+install("console", console);
+const commonjs = { exports: {} };
+defineProperty(G, "module", { value: commonjs, writable: true, configurable: true });
+defineProperty(G, "exports", { value: commonjs.exports, writable: true, configurable: true });
+if (!tests) { evalScript(data.solution); return; }
+const report = (line) => { apply(puts, out, ["\n" + nonce + " " + line + "\n"]); apply(flush, out, []); exit(0); };
+try {
+  evalScript(data.setup);
+  evalScript(data.solution);
+} catch (error) {
+  report("L:" + hex(describe(error)));
+}
+let outcomes = "";
+const record = (code) => { outcomes += (outcomes === "" ? "" : ",") + code; };
+const failed = (error) => record(error === lastAssertion && error !== null ? "A" + hex(error.message) : "E" + hex(describe(error)));
+for (let i = 0; i < data.tests.length; i++) {
+  try { apply(Fn(data.tests[i]), undefined, []); record("P"); } catch (error) { failed(error); }
+}
+if (data.calls !== null) {
+  const name = data.calls[0], cases = data.calls[1];
+  for (let i = 0; i < cases.length; i++) {
+    try {
+      const args = cases[i][0], want = cases[i][1];
+      const fn = apply(Fn("return " + name), undefined, []);
+      const got = isArray(args) ? apply(fn, undefined, args) : fn(args);
+      if (close(got, want) || close([got], want)) record("P");
+      else record("A" + hex("returned " + show(got) + ", expected " + show(want)));
+    } catch (error) { failed(error); }
+  }
+}
+report("T:" + outcomes);
+}"#;
+
+impl Harness for JavaScript {
+    fn language(&self) -> Language {
+        Language::JavaScript
+    }
+
+    fn fence_tags(&self) -> &'static [&'static str] {
+        &["javascript", "js", "node", "nodejs", "mjs"]
+    }
+
+    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation> {
+        let (setup, tests, calls) = match spec {
+            TestSpec::Asserts { setup, tests } => (setup.as_str(), tests.clone(), Value::Null),
+            TestSpec::Calls { function, cases } => {
+                let cases: Vec<Value> = cases
+                    .iter()
+                    .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
+                    .collect();
+                ("", Vec::new(), json!([function, cases]))
+            }
+            TestSpec::Stdio { .. } => return None,
+        };
+        let data = json!({"mode": "tests", "setup": setup, "solution": solution, "tests": tests, "calls": calls});
+        Some(Invocation {
+            args: program(&data),
+            stdin: format!("{nonce}\n").into_bytes(),
+        })
+    }
+
+    fn stdio(&self, solution: &str, input: &str) -> Invocation {
+        Invocation {
+            args: program(&json!({"mode": "stdio", "solution": solution})),
+            stdin: input.as_bytes().to_vec(),
+        }
+    }
+
+    fn is_memory_error(&self, message: &str) -> bool {
+        message.contains("out of memory")
+    }
+}
+
+/// `qjs --std -e (TEMPLATE)(JSON.parse("..."))`: the data is one JSON string literal parsed
+/// before the solution runs, so no text of the item can change the harness.
+fn program(data: &Value) -> Vec<String> {
+    let json = serde_json::to_string(data).expect("JSON");
+    vec![
+        "--std".to_owned(),
+        "-e".to_owned(),
+        format!("({TEMPLATE})(JSON.parse({}));\n", literal(&json)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nonce_travels_on_stdin_only() {
+        let spec = TestSpec::Asserts {
+            setup: String::new(),
+            tests: vec!["assert(f() === 1)".into()],
+        };
+        let run = JAVASCRIPT
+            .tests("const f = () => 1; // \"})();", &spec, "MOJ-abc")
+            .unwrap();
+        assert_eq!(run.stdin, b"MOJ-abc\n");
+        assert_eq!(&run.args[..2], ["--std", "-e"]);
+        assert!(!run.args.iter().any(|a| a.contains("MOJ-abc")));
+        assert!(run.args[2].contains(r#"const f = () => 1; // \\\"})();"#));
+        let stdio = TestSpec::Stdio { cases: Vec::new() };
+        assert!(JAVASCRIPT.tests("x", &stdio, "n").is_none());
+        assert_eq!(JAVASCRIPT.stdio("x", "in").stdin, b"in");
+    }
+}
