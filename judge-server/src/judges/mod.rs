@@ -3,6 +3,7 @@
 //! Adding a kind: write one module with a `pub const KIND: KindSpec`, and add one line to [`KINDS`].
 
 mod code;
+mod each;
 mod ifeval;
 mod judgement;
 mod llm;

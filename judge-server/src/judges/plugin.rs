@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use judge_api::Item;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 
+use super::each::judge_each;
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Guest, RunLimits, Sandbox};
 
@@ -222,18 +222,10 @@ impl Judge for PluginJudge {
             Ok(guest) => guest,
             Err(error) => return all(error.to_string()),
         };
-        let in_flight = Arc::new(Semaphore::new(sandbox.workers * 2));
-        let runs = items.iter().map(|item| {
-            let (in_flight, guest) = (Arc::clone(&in_flight), &guest);
-            async move {
-                let _slot = in_flight.acquire().await;
-                let started = std::time::Instant::now();
-                let mut judgement = self.judge_item(sandbox, guest, item).await;
-                judgement.micros = started.elapsed().as_micros() as u64;
-                judgement
-            }
-        });
-        futures_util::future::join_all(runs).await
+        judge_each(items, sandbox.workers * 2, |item| {
+            self.judge_item(sandbox, &guest, item)
+        })
+        .await
     }
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::code::nonce;
+use super::each::judge_each;
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Language, RunLimits, Sandbox};
 
@@ -220,17 +221,9 @@ impl Judge for PythonJudge {
                 .map(|_| Judgement::error(message.clone()))
                 .collect();
         }
-        let in_flight = tokio::sync::Semaphore::new(sandbox.workers * 2);
-        let runs = items.iter().map(|item| {
-            let in_flight = &in_flight;
-            async move {
-                let _slot = in_flight.acquire().await;
-                let started = std::time::Instant::now();
-                let mut judgement = self.judge_item(sandbox, item).await;
-                judgement.micros = started.elapsed().as_micros() as u64;
-                judgement
-            }
-        });
-        futures_util::future::join_all(runs).await
+        judge_each(items, sandbox.workers * 2, |item| {
+            self.judge_item(sandbox, item)
+        })
+        .await
     }
 }

@@ -29,8 +29,8 @@ use judge_api::Item;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
+use super::each::judge_each;
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
@@ -500,18 +500,9 @@ impl Judge for CodeJudge {
                 .map(|_| Judgement::error("the sandbox is not running in this process"))
                 .collect();
         };
-        // Keep the sandbox busy without flooding its queue: a few runs per worker in flight.
-        let in_flight = Arc::new(Semaphore::new(sandbox.workers * 2));
-        let runs = items.iter().map(|item| {
-            let in_flight = Arc::clone(&in_flight);
-            async move {
-                let _slot = in_flight.acquire().await;
-                let started = std::time::Instant::now();
-                let mut judgement = self.judge_item(sandbox, item).await;
-                judgement.micros = started.elapsed().as_micros() as u64;
-                judgement
-            }
-        });
-        futures_util::future::join_all(runs).await
+        judge_each(items, sandbox.workers * 2, |item| {
+            self.judge_item(sandbox, item)
+        })
+        .await
     }
 }
