@@ -73,14 +73,7 @@ async fn keys_gate_scoring_reading_and_changes() {
         !log.contains(SCORER_KEY) && !log.contains(ADMIN_KEY),
         "a key leaked into the log:\n{log}"
     );
-    let metrics = common::http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&server).await;
     assert!(!metrics.contains(SCORER_KEY) && !metrics.contains(ADMIN_KEY));
 }
 

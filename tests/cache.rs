@@ -247,14 +247,7 @@ async fn a_lost_database_degrades_to_scoring_without_cache(backend: Backend) {
             before.results.iter().map(|r| r.verdict).collect::<Vec<_>>()
         );
     }
-    let metrics = common::http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&server).await;
     assert!(
         metrics.contains(r#"moj_cache_errors_total{operation="lookup"}"#),
         "{metrics}"

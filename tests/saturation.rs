@@ -42,14 +42,7 @@ kind = "refusal"
     // Wait until the slow batch holds the only slot.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = common::http()
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = common::metrics(&server).await;
         if metrics.contains("moj_batches_in_flight 1") {
             break;
         }
@@ -79,13 +72,6 @@ kind = "refusal"
     )
     .await;
     assert_eq!(status, 200);
-    let metrics = common::http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&server).await;
     assert!(metrics.contains("moj_rejected_busy_total 1"), "{metrics}");
 }

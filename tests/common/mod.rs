@@ -374,6 +374,18 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The server's Prometheus text.
+pub async fn metrics(server: &Server) -> String {
+    http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// POSTs raw bytes as JSON and returns (status, parsed body).
 pub async fn post_raw(server: &Server, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
     let response = http()

@@ -3,7 +3,6 @@
 //! Adding a kind: write one module with a `pub const KIND: KindSpec`, and add one line to [`KINDS`].
 
 mod code;
-mod each;
 mod ifeval;
 mod judgement;
 mod llm;
@@ -13,6 +12,7 @@ mod python;
 mod refusal;
 mod regex;
 mod rule;
+mod sandboxed;
 
 use std::sync::Arc;
 

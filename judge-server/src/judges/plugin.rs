@@ -18,7 +18,7 @@ use judge_api::Item;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::each::judge_each;
+use super::sandboxed::{check_limits, judge_each};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Guest, RunLimits, Sandbox};
 
@@ -90,33 +90,12 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             "timeout_ms and memory_mb must be at least 1, output_bytes at least 64".into(),
         );
     }
-    if let Some(sandbox) = &context.sandbox {
-        let limits = sandbox.limits();
-        for (field, value, max, name) in [
-            (
-                "timeout_ms",
-                config.timeout_ms,
-                limits.max_timeout_ms,
-                "max_timeout_ms",
-            ),
-            (
-                "memory_mb",
-                config.memory_mb as u64,
-                limits.max_memory_mb as u64,
-                "max_memory_mb",
-            ),
-            (
-                "output_bytes",
-                config.output_bytes as u64,
-                limits.max_output_bytes as u64,
-                "max_output_bytes",
-            ),
-        ] {
-            if value > max {
-                return invalid(field, format!("at most sandbox.{name} = {max}"));
-            }
-        }
-    }
+    check_limits(
+        context,
+        config.timeout_ms,
+        config.memory_mb,
+        config.output_bytes,
+    )?;
     Ok(Arc::new(PluginJudge {
         fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
         config,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::code::nonce;
-use super::each::judge_each;
+use super::sandboxed::{check_limits, judge_each};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Language, RunLimits, Sandbox};
 
@@ -25,6 +25,9 @@ pub const KIND: KindSpec = KindSpec {
     description: "A user-written Python function judge(prompt, response, metadata) run in the Wasmtime sandbox.",
     build,
 };
+
+/// Cap on the judge's stdout and stderr, each.
+const OUTPUT_BYTES: usize = 1024 * 1024;
 
 const HARNESS: &str = r#"
 import sys as _moj_sys, json as _moj_json
@@ -101,16 +104,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             message: "timeout_ms must be >= 1 and memory_mb >= 32".into(),
         });
     }
-    if let Some(sandbox) = &context.sandbox
-        && (config.timeout_ms > sandbox.limits().max_timeout_ms
-            || config.memory_mb > sandbox.limits().max_memory_mb)
-    {
-        return Err(ConfigError {
-            field: "config.timeout_ms".into(),
-            message: "timeout_ms / memory_mb exceed sandbox.max_timeout_ms / sandbox.max_memory_mb"
-                .into(),
-        });
-    }
+    check_limits(context, config.timeout_ms, config.memory_mb, OUTPUT_BYTES)?;
     let runtime = context
         .sandbox
         .as_ref()
@@ -144,7 +138,7 @@ impl PythonJudge {
         let limits = RunLimits {
             timeout: Duration::from_millis(self.config.timeout_ms),
             memory_bytes: self.config.memory_mb * 1024 * 1024,
-            output_bytes: 1024 * 1024,
+            output_bytes: OUTPUT_BYTES,
         };
         let output = match sandbox
             .run(

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::each::judge_each;
+use super::sandboxed::{check_limits, judge_each};
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
@@ -142,30 +142,12 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
     if !(config.relative_tolerance >= 0.0 && config.relative_tolerance.is_finite()) {
         return invalid("relative_tolerance", "must be a finite number >= 0");
     }
-    if let Some(sandbox) = &context.sandbox {
-        let limits = sandbox.limits();
-        if config.timeout_ms > limits.max_timeout_ms {
-            return invalid(
-                "timeout_ms",
-                &format!("at most sandbox.max_timeout_ms = {}", limits.max_timeout_ms),
-            );
-        }
-        if config.memory_mb > limits.max_memory_mb {
-            return invalid(
-                "memory_mb",
-                &format!("at most sandbox.max_memory_mb = {}", limits.max_memory_mb),
-            );
-        }
-        if config.output_bytes > limits.max_output_bytes {
-            return invalid(
-                "output_bytes",
-                &format!(
-                    "at most sandbox.max_output_bytes = {}",
-                    limits.max_output_bytes
-                ),
-            );
-        }
-    }
+    check_limits(
+        context,
+        config.timeout_ms,
+        config.memory_mb,
+        config.output_bytes,
+    )?;
     // The runtime is part of the judge's identity: another interpreter may judge differently.
     let runtime = LanguageName::ALL
         .iter()

@@ -90,9 +90,6 @@ fn variables(item: &Item) -> Map<String, Value> {
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: Config = parse_config(config)?;
-    let mut constants = Map::new();
-    constants.insert("pass_token".into(), "yes".into());
-    constants.insert("fail_token".into(), "no".into());
     LlmJudge::build(
         Parts {
             kind: &KIND,
@@ -105,7 +102,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
                 pass: "yes".into(),
                 fail: "no".into(),
             },
-            constants,
+            constants: Map::new(),
             output: Output::Word,
             input: Input::Template,
             check,

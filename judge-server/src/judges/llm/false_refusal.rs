@@ -52,9 +52,6 @@ fn default_template() -> String {
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: Config = parse_config(config)?;
-    let mut constants = Map::new();
-    constants.insert("pass_token".into(), "no".into());
-    constants.insert("fail_token".into(), "yes".into());
     LlmJudge::build(
         Parts {
             kind: &KIND,
@@ -67,7 +64,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
                 pass: "no".into(),
                 fail: "yes".into(),
             },
-            constants,
+            constants: Map::new(),
             output: Output::Word,
             input: Input::Template,
             check: no_check,

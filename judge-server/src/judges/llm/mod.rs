@@ -56,7 +56,8 @@ pub struct Parts<'a, C: Serialize> {
     pub sampling: &'a Sampling,
     pub threshold: f64,
     pub tokens: VerdictTokens,
-    /// Template variables the same for every item (categories, the verdict tokens, ...).
+    /// Template variables the same for every item (e.g. categories); `pass_token` and
+    /// `fail_token` are added from `tokens`.
     pub constants: Map<String, Value>,
     pub output: Output,
     pub input: Input,
@@ -144,6 +145,9 @@ impl LlmJudge {
             config: parts.config,
             model: &backend.model,
         };
+        let mut constants = parts.constants;
+        constants.insert("pass_token".into(), parts.tokens.pass.clone().into());
+        constants.insert("fail_token".into(), parts.tokens.fail.clone().into());
         Ok(Arc::new(LlmJudge {
             fingerprint: Fingerprint::of(parts.kind.name, parts.kind.version, &identity),
             backend,
@@ -151,7 +155,7 @@ impl LlmJudge {
             sampling: parts.sampling.clone(),
             threshold: parts.threshold,
             tokens: parts.tokens,
-            constants: parts.constants,
+            constants,
             output: parts.output,
             input: parts.input,
             check: parts.check,

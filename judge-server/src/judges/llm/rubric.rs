@@ -37,9 +37,6 @@ struct Config {
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: Config = parse_config(config)?;
-    let mut constants = Map::new();
-    constants.insert("pass_token".into(), config.pass_token.clone().into());
-    constants.insert("fail_token".into(), config.fail_token.clone().into());
     LlmJudge::build(
         Parts {
             kind: &KIND,
@@ -52,7 +49,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
                 pass: config.pass_token.clone(),
                 fail: config.fail_token.clone(),
             },
-            constants,
+            constants: Map::new(),
             output: Output::Word,
             input: Input::Template,
             check: no_check,

@@ -157,8 +157,6 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         });
     }
     let mut constants = Map::new();
-    constants.insert("pass_token".into(), "safe".into());
-    constants.insert("fail_token".into(), "unsafe".into());
     constants.insert("role".into(), json!(config.role));
     constants.insert("categories".into(), json!(config.categories));
     LlmJudge::build(

@@ -1,5 +1,5 @@
-//! For judges that score one item at a time asynchronously (sandbox runs): a bounded number of
-//! items in flight, each timed, results in item order.
+//! Shared by the judge kinds that run in the sandbox (code, python, plugin): their limits checked
+//! against the sandbox's ceilings, and items judged one at a time with a bounded number in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +8,38 @@ use std::time::Instant;
 use judge_api::Item;
 use tokio::sync::Semaphore;
 
-use super::Judgement;
+use super::{ConfigError, JudgeContext, Judgement};
+
+/// Checks a judge's run limits against `sandbox.max_*` (when a sandbox runs in this process),
+/// naming the offending `config.<field>`.
+pub fn check_limits(
+    context: &JudgeContext,
+    timeout_ms: u64,
+    memory_mb: usize,
+    output_bytes: usize,
+) -> Result<(), ConfigError> {
+    let Some(sandbox) = &context.sandbox else {
+        return Ok(());
+    };
+    let ceilings = sandbox.limits();
+    for (field, value, max) in [
+        ("timeout_ms", timeout_ms, ceilings.max_timeout_ms),
+        ("memory_mb", memory_mb as u64, ceilings.max_memory_mb as u64),
+        (
+            "output_bytes",
+            output_bytes as u64,
+            ceilings.max_output_bytes as u64,
+        ),
+    ] {
+        if value > max {
+            return Err(ConfigError {
+                field: format!("config.{field}"),
+                message: format!("at most sandbox.max_{field} = {max}"),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Runs `judge_one` on every item with at most `in_flight` running at once (so a large batch
 /// keeps the sandbox busy without flooding its queue), setting each judgement's `micros`.
