@@ -1,0 +1,147 @@
+//! `trainer reward-model train`: Bradley-Terry training of a [`RewardModel`] on preference pairs,
+//! `loss = -log σ(r(chosen) - r(rejected))`, with pairwise accuracy on a held-out split.
+
+use anyhow::{Result, bail};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::activation::log_sigmoid;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::model::RewardModel;
+use crate::data::PreferencePair;
+use crate::tokenizer::TextTokenizer;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BradleyTerryConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    /// Share of pairs kept out of training to measure accuracy.
+    pub holdout: f64,
+    pub seed: u64,
+}
+
+impl Default for BradleyTerryConfig {
+    fn default() -> Self {
+        BradleyTerryConfig {
+            epochs: 2,
+            learning_rate: 1e-3,
+            batch_size: 16,
+            holdout: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BradleyTerryReport {
+    pub train_pairs: usize,
+    pub heldout_pairs: usize,
+    /// Mean loss per epoch.
+    pub epoch_loss: Vec<f64>,
+    pub train_accuracy: f64,
+    pub heldout_accuracy: f64,
+}
+
+struct TokenizedPair {
+    chosen: Vec<u32>,
+    rejected: Vec<u32>,
+}
+
+/// Trains `model` (on an autodiff device) and reports. `progress` is called after every batch
+/// with (batch index, batches in all, mean loss of the batch).
+pub fn train(
+    mut model: RewardModel,
+    tokenizer: &TextTokenizer,
+    pairs: &[PreferencePair],
+    config: &BradleyTerryConfig,
+    mut progress: impl FnMut(usize, usize, f64),
+) -> Result<(RewardModel, BradleyTerryReport)> {
+    if pairs.len() < 2 {
+        bail!("need at least 2 preference pairs, got {}", pairs.len());
+    }
+    if !(0.0..1.0).contains(&config.holdout) || config.batch_size == 0 || config.epochs == 0 {
+        bail!("holdout must be in [0, 1), batch_size and epochs at least 1");
+    }
+    let mut tokenized = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let prompt = pair.prompt.render(tokenizer)?;
+        tokenized.push(TokenizedPair {
+            chosen: tokenizer.encode(&format!("{prompt}{}", pair.chosen))?,
+            rejected: tokenizer.encode(&format!("{prompt}{}", pair.rejected))?,
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..tokenized.len()).collect();
+    order.shuffle(&mut rng);
+    let heldout_n = ((tokenized.len() as f64) * config.holdout).round() as usize;
+    let (heldout, train_idx) = order.split_at(heldout_n);
+    let mut train_idx = train_idx.to_vec();
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init();
+    let batches_per_epoch = train_idx.len().div_ceil(config.batch_size);
+    let total = batches_per_epoch * config.epochs;
+    let mut epoch_loss = Vec::new();
+    let mut step = 0;
+    for _ in 0..config.epochs {
+        train_idx.shuffle(&mut rng);
+        let mut sum = 0.0;
+        for chunk in train_idx.chunks(config.batch_size) {
+            let rows: Vec<Vec<u32>> = chunk
+                .iter()
+                .flat_map(|&i| [tokenized[i].chosen.clone(), tokenized[i].rejected.clone()])
+                .collect();
+            let rewards = model.forward(&rows)?;
+            let n = chunk.len();
+            let paired = rewards.reshape([n, 2]);
+            let chosen = paired.clone().slice([0..n, 0..1]);
+            let rejected = paired.slice([0..n, 1..2]);
+            let loss = log_sigmoid(chosen - rejected).mean().neg();
+            let value: f32 = loss.clone().detach().into_scalar();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, grads);
+            sum += value as f64 * n as f64;
+            step += 1;
+            progress(step, total, value as f64);
+        }
+        epoch_loss.push(sum / train_idx.len().max(1) as f64);
+    }
+    let train_accuracy = accuracy(&model, &tokenized, &train_idx, config.batch_size)?;
+    let heldout_accuracy = accuracy(&model, &tokenized, heldout, config.batch_size)?;
+    let report = BradleyTerryReport {
+        train_pairs: train_idx.len(),
+        heldout_pairs: heldout.len(),
+        epoch_loss,
+        train_accuracy,
+        heldout_accuracy,
+    };
+    Ok((model, report))
+}
+
+/// Share of pairs where the chosen response gets the higher reward.
+fn accuracy(
+    model: &RewardModel,
+    pairs: &[TokenizedPair],
+    subset: &[usize],
+    batch: usize,
+) -> Result<f64> {
+    if subset.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let mut right = 0usize;
+    for chunk in subset.chunks(batch) {
+        let rows: Vec<Vec<u32>> = chunk
+            .iter()
+            .flat_map(|&i| [pairs[i].chosen.clone(), pairs[i].rejected.clone()])
+            .collect();
+        let rewards = model
+            .forward(&rows)?
+            .detach()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        right += rewards.chunks(2).filter(|r| r[0] > r[1]).count();
+    }
+    Ok(right as f64 / subset.len() as f64)
+}

@@ -1,0 +1,370 @@
+//! Batched generation with a KV cache: left-padded prompts of different lengths, temperature,
+//! top-k, top-p, EOS and stop strings, one seeded RNG per row, and the log-prob of every
+//! sampled token under the distribution it was drawn from.
+
+use anyhow::{Result, bail};
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KvCache, Model, StepInput};
+use crate::tokenizer::TextTokenizer;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingConfig {
+    /// 0 means greedy decoding.
+    pub temperature: f32,
+    /// 1.0 disables nucleus sampling.
+    pub top_p: f32,
+    /// 0 disables top-k.
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+    /// Generation stops after any of these strings; the text is cut before it.
+    pub stop: Vec<String>,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens: 64,
+            stop: Vec::new(),
+        }
+    }
+}
+
+impl SamplingConfig {
+    pub fn greedy(max_new_tokens: usize) -> Self {
+        SamplingConfig {
+            temperature: 0.0,
+            max_new_tokens,
+            ..Default::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            bail!("temperature must be a finite number >= 0");
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("top_p must be in (0, 1]");
+        }
+        if self.max_new_tokens == 0 {
+            bail!("max_new_tokens must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    Eos,
+    Stop,
+    Length,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    /// Sampled ids, including the EOS token when generation ended on one.
+    pub tokens: Vec<u32>,
+    pub text: String,
+    /// Log-prob of each sampled token under the (tempered, truncated) sampling distribution.
+    pub logprobs: Vec<f32>,
+    pub finish: Finish,
+}
+
+/// Generates one continuation per prompt. `seeds[i]` drives row i's sampling, so a row's
+/// output does not depend on what else is in the batch.
+pub fn generate(
+    model: &Model,
+    tokenizer: &TextTokenizer,
+    prompts: &[Vec<u32>],
+    seeds: &[u64],
+    config: &SamplingConfig,
+    eos_ids: &[u32],
+) -> Result<Vec<Generation>> {
+    config.validate()?;
+    if prompts.len() != seeds.len() {
+        bail!("{} prompts but {} seeds", prompts.len(), seeds.len());
+    }
+    if prompts.is_empty() {
+        return Ok(Vec::new());
+    }
+    if prompts.iter().any(Vec::is_empty) {
+        bail!("every prompt needs at least one token");
+    }
+    let b = prompts.len();
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    if longest + config.max_new_tokens > model.config.max_position_embeddings {
+        bail!(
+            "prompt ({longest} tokens) + max_new_tokens ({}) exceeds the model's {} positions",
+            config.max_new_tokens,
+            model.config.max_position_embeddings
+        );
+    }
+    // Left padding: every row's last prompt token sits in the same column.
+    let mut tokens = Vec::with_capacity(b * longest);
+    let mut positions = Vec::with_capacity(b * longest);
+    let mut key_valid: Vec<Vec<bool>> = Vec::with_capacity(b);
+    for prompt in prompts {
+        let pad = longest - prompt.len();
+        tokens.extend(std::iter::repeat_n(0, pad).chain(prompt.iter().copied()));
+        positions.extend(std::iter::repeat_n(0, pad).chain(0..prompt.len()));
+        key_valid.push(
+            std::iter::repeat_n(false, pad)
+                .chain(std::iter::repeat_n(true, prompt.len()))
+                .collect(),
+        );
+    }
+    let mut next_pos: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    let mut rngs: Vec<ChaCha8Rng> = seeds
+        .iter()
+        .map(|&s| ChaCha8Rng::seed_from_u64(s))
+        .collect();
+    let mut cache = KvCache::new(model.layers.len());
+    let mut out: Vec<Generation> = (0..b)
+        .map(|_| Generation {
+            tokens: vec![],
+            text: String::new(),
+            logprobs: vec![],
+            finish: Finish::Length,
+        })
+        .collect();
+    let mut done = vec![false; b];
+
+    let mut step_tokens = tokens;
+    let mut step_positions = positions;
+    for _ in 0..config.max_new_tokens {
+        let flat_valid: Vec<bool> = key_valid.iter().flatten().copied().collect();
+        let input = StepInput {
+            batch: b,
+            tokens: &step_tokens,
+            positions: &step_positions,
+            key_valid: &flat_valid,
+        };
+        let logits = model.logits(&input, Some(&mut cache))?;
+        let [_, t, v] = logits.dims();
+        let last: Tensor<2> = logits.slice([0..b, t - 1..t, 0..v]).reshape([b, v]);
+        let host = last
+            .try_into_vec_as::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        step_tokens = Vec::with_capacity(b);
+        step_positions = Vec::with_capacity(b);
+        for row in 0..b {
+            let row_logits = &host[row * v..(row + 1) * v];
+            let (token, logprob) = if done[row] {
+                (0, 0.0)
+            } else {
+                pick(row_logits, config, &mut rngs[row])
+            };
+            if !done[row] {
+                let g = &mut out[row];
+                g.tokens.push(token);
+                g.logprobs.push(logprob);
+                if eos_ids.contains(&token) {
+                    done[row] = true;
+                    g.finish = Finish::Eos;
+                } else if !config.stop.is_empty() {
+                    let text = tokenizer.decode(&g.tokens)?;
+                    if config.stop.iter().any(|s| text.contains(s.as_str())) {
+                        done[row] = true;
+                        g.finish = Finish::Stop;
+                    }
+                }
+            }
+            step_tokens.push(token);
+            step_positions.push(next_pos[row]);
+            next_pos[row] += 1;
+            key_valid[row].push(true);
+        }
+        if done.iter().all(|d| *d) {
+            break;
+        }
+    }
+    for g in &mut out {
+        let text = tokenizer.decode(&g.tokens)?;
+        g.text = match g.finish {
+            Finish::Stop => {
+                let cut = config
+                    .stop
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min()
+                    .unwrap_or(text.len());
+                text[..cut].to_string()
+            }
+            _ => text,
+        };
+    }
+    Ok(out)
+}
+
+/// Draws one token from `logits` and returns it with its log-prob under the distribution used.
+fn pick(logits: &[f32], config: &SamplingConfig, rng: &mut ChaCha8Rng) -> (u32, f32) {
+    if config.temperature == 0.0 {
+        let (best, _) = logits
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |acc, (i, &x)| if x > acc.1 { (i, x) } else { acc },
+            );
+        return (best as u32, log_softmax_at(logits, best, 1.0));
+    }
+    let t = config.temperature;
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut candidates: Vec<(usize, f64)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (i, (((x - max) / t) as f64).exp()))
+        .collect();
+    let needs_sort = config.top_k > 0 || config.top_p < 1.0;
+    if needs_sort {
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        if config.top_k > 0 {
+            candidates.truncate(config.top_k);
+        }
+        if config.top_p < 1.0 {
+            let total: f64 = candidates.iter().map(|c| c.1).sum();
+            let mut cumulative = 0.0;
+            let mut keep = candidates.len();
+            for (i, c) in candidates.iter().enumerate() {
+                cumulative += c.1 / total;
+                if cumulative >= config.top_p as f64 {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            candidates.truncate(keep);
+        }
+    }
+    let total: f64 = candidates.iter().map(|c| c.1).sum();
+    let mut target = rng.random::<f64>() * total;
+    let mut chosen = candidates[candidates.len() - 1];
+    for c in &candidates {
+        if target < c.1 {
+            chosen = *c;
+            break;
+        }
+        target -= c.1;
+    }
+    (chosen.0 as u32, (chosen.1 / total).ln() as f32)
+}
+
+fn log_softmax_at(logits: &[f32], index: usize, temperature: f32) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits
+        .iter()
+        .map(|&x| (((x - max) / temperature) as f64).exp())
+        .sum();
+    (((logits[index] - max) / temperature) as f64 - sum.ln()) as f32
+}
+
+/// Log-softmax over the last dimension, for callers that need the full distribution.
+pub fn log_probs(logits: Tensor<3>) -> Tensor<3> {
+    log_softmax(logits, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_takes_the_argmax_with_its_log_prob() {
+        let (token, lp) = pick(
+            &[0.0, 2.0, 1.0],
+            &SamplingConfig::greedy(1),
+            &mut ChaCha8Rng::seed_from_u64(0),
+        );
+        assert_eq!(token, 1);
+        let expected = 2.0 - (1f64 + 2f64.exp() + 1f64.exp()).ln();
+        assert!((lp as f64 - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_with_log_prob_zero() {
+        let config = SamplingConfig {
+            top_k: 1,
+            ..Default::default()
+        };
+        for seed in 0..20 {
+            let (token, lp) = pick(
+                &[0.5, 0.1, 3.0, 2.9],
+                &config,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            );
+            assert_eq!((token, lp), (2, 0.0));
+        }
+    }
+
+    #[test]
+    fn top_p_keeps_the_nucleus_and_renormalises() {
+        // probabilities ~ [0.643, 0.237, 0.087, 0.032]: top_p 0.8 keeps the first two
+        let logits = [3.0, 2.0, 1.0, 0.0];
+        let config = SamplingConfig {
+            top_p: 0.8,
+            ..Default::default()
+        };
+        let mut seen = [0usize; 4];
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..2000 {
+            let (token, lp) = pick(&logits, &config, &mut rng);
+            seen[token as usize] += 1;
+            let p0 = 1.0 / (1.0 + (-1f64).exp());
+            let expected = if token == 0 { p0 } else { 1.0 - p0 };
+            assert!((lp as f64 - expected.ln()).abs() < 1e-6);
+        }
+        assert_eq!(seen[2] + seen[3], 0);
+        let share = seen[0] as f64 / 2000.0;
+        assert!((share - 0.731).abs() < 0.04, "token 0 share {share}");
+    }
+
+    #[test]
+    fn temperature_sharpens() {
+        let logits = [1.0, 0.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let cold = SamplingConfig {
+            temperature: 0.25,
+            ..Default::default()
+        };
+        let picks = (0..1000)
+            .filter(|_| pick(&logits, &cold, &mut rng).0 == 0)
+            .count();
+        // p0 = sigmoid(4) = 0.982
+        assert!(picks > 960, "{picks}");
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        assert!(
+            SamplingConfig {
+                top_p: 0.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamplingConfig {
+                temperature: -1.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamplingConfig {
+                max_new_tokens: 0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+}
