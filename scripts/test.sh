@@ -58,5 +58,7 @@ echo "PostgreSQL answers at $pg_url"
 # outside the clone).
 sandboxes/python/fetch.sh
 sandboxes/js/fetch.sh
+# SmolLM2-135M-Instruct (GGUF) for the trainer's real-model tests (verified, cached outside the clone).
+scripts/fetch-smollm2.sh
 
 cargo test --workspace --locked "$@"

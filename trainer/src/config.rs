@@ -281,6 +281,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cgpo.toml");
+        let config = TrainConfig::load(&path).unwrap();
+        assert_eq!(config.tasks.len(), 2);
+        assert!(matches!(config.tasks[1].reward, RewardConfig::Remote(_)));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.jsonl"), "{\"prompt\":\"x\"}\n").unwrap();

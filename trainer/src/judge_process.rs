@@ -115,18 +115,37 @@ impl JudgeServerProcess {
     }
 }
 
-/// A minimal HTTP/1.1 GET /readyz (no async runtime needed here).
 fn readyz(addr: &str) -> Result<bool> {
+    Ok(http_get(addr, "/readyz")?.0 == 200)
+}
+
+/// A minimal HTTP/1.1 GET (no async runtime needed): status and body.
+pub fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,
-        "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    Ok(answer.starts_with("HTTP/1.1 200"))
+    let status = answer
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .context("malformed HTTP answer")?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+impl JudgeServerProcess {
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
 }
 
 impl Drop for JudgeServerProcess {

@@ -1,9 +1,11 @@
-//! Opening a model the user points at: an HF folder (config.json + safetensors + tokenizer files).
+//! Opening a model the user points at: an HF folder (config.json + safetensors + tokenizer
+//! files) or a GGUF file (dequantised on load, tokenizer rebuilt from its metadata).
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use std::path::Path;
 
+use crate::model::gguf::GgufFile;
 use crate::model::{Model, hf};
 use crate::tokenizer::TextTokenizer;
 
@@ -15,9 +17,20 @@ pub struct Pretrained {
 }
 
 pub fn load(path: &Path, device: &Device) -> Result<Pretrained> {
-    let model = hf::load(path, device)?;
-    let tokenizer =
-        TextTokenizer::load(path).with_context(|| format!("tokenizer of {}", path.display()))?;
+    let (model, tokenizer) = if path.extension().is_some_and(|e| e == "gguf") {
+        let file = GgufFile::read(path)?;
+        let config = file.config()?;
+        let weights = file.weights(&config)?;
+        let model = Model::from_weights(config, &weights, device)
+            .with_context(|| format!("loading {}", path.display()))?;
+        let (json, template, bos, eos) = file.tokenizer_json()?;
+        (model, TextTokenizer::from_parts(&json, template, bos, eos)?)
+    } else {
+        let model = hf::load(path, device)?;
+        let tokenizer = TextTokenizer::load(path)
+            .with_context(|| format!("tokenizer of {}", path.display()))?;
+        (model, tokenizer)
+    };
     let mut eos_ids = model.config.eos_ids();
     for id in tokenizer.eos_ids() {
         if !eos_ids.contains(&id) {

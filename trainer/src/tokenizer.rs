@@ -56,6 +56,23 @@ impl TextTokenizer {
         })
     }
 
+    /// A tokenizer from an HF `tokenizer.json` document and its config strings (used for GGUF files).
+    pub fn from_parts(
+        json: &Value,
+        chat_template: Option<String>,
+        bos_token: Option<String>,
+        eos_token: Option<String>,
+    ) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_bytes(json.to_string().as_bytes())
+            .map_err(|e| anyhow!("building the tokenizer: {e}"))?;
+        Ok(TextTokenizer {
+            inner,
+            chat_template,
+            bos_token,
+            eos_token,
+        })
+    }
+
     /// A byte-level tokenizer (256 byte tokens + ChatML specials) for models trained from scratch.
     /// It is a real HF `tokenizer.json`: `save` writes files transformers loads.
     pub fn byte_level() -> Result<Self> {

@@ -4,8 +4,10 @@
 //! - `layers.rs`: RMSNorm, attention (GQA + RoPE + KV cache), SwiGLU MLP
 //! - `weights.rs`: host-side weight maps with HF names; safetensors in and out
 //! - `hf.rs`: Hugging Face folders (load and export)
+//! - `gguf.rs`: GGUF files, dequantised on load
 
 pub mod config;
+pub mod gguf;
 pub mod hf;
 pub mod layers;
 pub mod weights;

@@ -33,10 +33,7 @@ impl PolicyOptimizer for Crpg {
         }
         let mean = shaped.iter().map(|(_, r)| r).sum::<f32>() / shaped.len() as f32;
         let n = shaped.len();
-        LossPlan::Weighted {
-            terms: shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(),
-            n,
-        }
+        LossPlan::weighted(shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(), n)
     }
 }
 
@@ -90,5 +87,14 @@ mod tests {
             reference: None,
         }];
         assert_eq!((Crpg { kl_max: 1.0 }).plan(&groups), LossPlan::Empty);
+        // nothing passes: every shaped reward is 0, so there is no gradient to follow
+        let failing = vec![Group {
+            samples: vec![
+                sample(Verdict::Fail, 3.0, 0.9, 0.0),
+                sample(Verdict::Fail, 1.0, 0.2, 0.0),
+            ],
+            reference: None,
+        }];
+        assert_eq!((Crpg { kl_max: 1.0 }).plan(&failing), LossPlan::Empty);
     }
 }

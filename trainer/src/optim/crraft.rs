@@ -38,7 +38,7 @@ impl PolicyOptimizer for Crraft {
             return LossPlan::Empty;
         }
         let n = terms.len();
-        LossPlan::Weighted { terms, n }
+        LossPlan::weighted(terms, n)
     }
 }
 

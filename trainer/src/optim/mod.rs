@@ -88,6 +88,16 @@ pub struct PreferencePair {
 }
 
 impl LossPlan {
+    /// A weighted plan, or `Empty` when every weight is zero (no gradient to follow, e.g. CRPG
+    /// on a batch where nothing passed the judges).
+    pub fn weighted(terms: Vec<(Seq, f32)>, n: usize) -> LossPlan {
+        if terms.iter().all(|(_, w)| *w == 0.0) {
+            LossPlan::Empty
+        } else {
+            LossPlan::Weighted { terms, n }
+        }
+    }
+
     /// Every sequence whose differentiable log-prob the loss needs, without repeats, in order.
     pub fn sequences(&self) -> Vec<Seq> {
         let mut out: Vec<Seq> = Vec::new();

@@ -36,10 +36,7 @@ impl PolicyOptimizer for RewardPg {
         }
         let mean = shaped.iter().map(|(_, r)| r).sum::<f32>() / shaped.len() as f32;
         let n = shaped.len();
-        LossPlan::Weighted {
-            terms: shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(),
-            n,
-        }
+        LossPlan::weighted(shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(), n)
     }
 }
 
