@@ -14,7 +14,10 @@ pub struct Series {
 }
 
 /// The metrics plotted for every run.
-pub const PLOTTED: [(&str, fn(&TaskMetrics) -> Option<f64>); 6] = [
+/// Reads one metric of a record (`None` when the record has no value for it).
+pub type Metric = fn(&TaskMetrics) -> Option<f64>;
+
+pub const PLOTTED: [(&str, Metric); 6] = [
     ("reward", |m| Some(m.reward)),
     ("calibrated_reward", |m| Some(m.calibrated_reward)),
     ("moj_pass_rate", |m| Some(m.moj_pass_rate)),
@@ -24,11 +27,7 @@ pub const PLOTTED: [(&str, fn(&TaskMetrics) -> Option<f64>); 6] = [
 ];
 
 /// Groups records of `kind` by `label(record)` and extracts one metric.
-pub fn series(
-    records: &[(String, TaskMetrics)],
-    kind: &str,
-    metric: fn(&TaskMetrics) -> Option<f64>,
-) -> Vec<Series> {
+pub fn series(records: &[(String, TaskMetrics)], kind: &str, metric: Metric) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for (run, m) in records.iter().filter(|(_, m)| m.kind == kind) {
         let Some(value) = metric(m) else { continue };

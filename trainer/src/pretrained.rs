@@ -23,8 +23,10 @@ pub fn load(path: &Path, device: &Device) -> Result<Pretrained> {
         let weights = file.weights(&config)?;
         let model = Model::from_weights(config, &weights, device)
             .with_context(|| format!("loading {}", path.display()))?;
-        let (json, template, bos, eos) = file.tokenizer_json()?;
-        (model, TextTokenizer::from_parts(&json, template, bos, eos)?)
+        let t = file.tokenizer_json()?;
+        let tokenizer =
+            TextTokenizer::from_parts(&t.json, t.chat_template, t.bos_token, t.eos_token)?;
+        (model, tokenizer)
     } else {
         let model = hf::load(path, device)?;
         let tokenizer = TextTokenizer::load(path)

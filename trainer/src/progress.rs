@@ -54,7 +54,7 @@ pub fn report_step(bar: &ProgressBar, step: usize, records: &[TaskMetrics]) {
 pub fn tick(bar: &ProgressBar, position: usize, message: &str) {
     bar.set_position(position as u64);
     if bar.is_hidden() {
-        if position % 10 == 0 {
+        if position.is_multiple_of(10) {
             eprintln!("{} {position}: {message}", bar.prefix());
         }
     } else {

@@ -193,11 +193,11 @@ impl Trainer {
             let step = self.state.step;
             let mut all = records;
             let eval_every = self.config.eval_every;
-            if (eval_every > 0 && step % eval_every == 0) || step == total {
+            if (eval_every > 0 && step.is_multiple_of(eval_every)) || step == total {
                 all.extend(self.evaluate()?);
             }
             let every = self.config.checkpoint_every;
-            if (every > 0 && step % every == 0) || step == total {
+            if (every > 0 && step.is_multiple_of(every)) || step == total {
                 self.save_checkpoint()?;
             }
             progress(step, total, &all);

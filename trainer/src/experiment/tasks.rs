@@ -46,7 +46,10 @@ const TOPICS: [&str; 8] = [
 const ADJECTIVES: [&str; 6] = ["calm", "quiet", "bright", "warm", "soft", "old"];
 
 /// `(function name, description, Python expression of x, reference implementation for tests)`.
-const FUNCTIONS: [(&str, &str, &str, fn(i64) -> i64); 6] = [
+/// `(function name, description, Python expression, the same function for the tests)`.
+type Function = (&'static str, &'static str, &'static str, fn(i64) -> i64);
+
+const FUNCTIONS: [Function; 6] = [
     ("double", "twice x", "x * 2", |x| x * 2),
     ("square", "x squared", "x * x", |x| x * x),
     ("increment", "x plus one", "x + 1", |x| x + 1),

@@ -205,7 +205,7 @@ impl GgufFile {
         let count: usize = info.dims.iter().product();
         let (block, bytes_per_block) =
             block_size(info.kind).with_context(|| format!("tensor {name}"))?;
-        if count % block != 0 {
+        if !count.is_multiple_of(block) {
             bail!("tensor {name}: {count} elements is not a multiple of the block size {block}");
         }
         let size = count / block * bytes_per_block;
@@ -324,9 +324,7 @@ impl GgufFile {
     }
 
     /// The tokenizer as HF `tokenizer.json`, plus the chat template, BOS and EOS strings.
-    pub fn tokenizer_json(
-        &self,
-    ) -> Result<(Value, Option<String>, Option<String>, Option<String>)> {
+    pub fn tokenizer_json(&self) -> Result<GgufTokenizer> {
         let model = self
             .meta("tokenizer.ggml.model")?
             .as_str()
@@ -406,13 +404,21 @@ impl GgufFile {
             .get("tokenizer.chat_template")
             .and_then(Meta::as_str)
             .map(str::to_string);
-        Ok((
-            tokenizer,
-            template,
-            id_token("tokenizer.ggml.bos_token_id"),
-            id_token("tokenizer.ggml.eos_token_id"),
-        ))
+        Ok(GgufTokenizer {
+            json: tokenizer,
+            chat_template: template,
+            bos_token: id_token("tokenizer.ggml.bos_token_id"),
+            eos_token: id_token("tokenizer.ggml.eos_token_id"),
+        })
     }
+}
+
+/// A tokenizer rebuilt from GGUF metadata: `tokenizer.json` document, chat template, BOS and EOS.
+pub struct GgufTokenizer {
+    pub json: Value,
+    pub chat_template: Option<String>,
+    pub bos_token: Option<String>,
+    pub eos_token: Option<String>,
 }
 
 /// Undoes llama.cpp's Q/K row permutation (its converter interleaves the two rotary halves).
@@ -489,7 +495,7 @@ pub fn dequantize(kind: u32, raw: &[u8], count: usize) -> Result<Vec<f32>> {
                     out.push(((q & 0x0f) as u32 | high) as f32 * d + m);
                 }
                 for (j, q) in qs.iter().enumerate() {
-                    let high = ((qh >> (j + 12)) & 0x10) as u32;
+                    let high = (qh >> (j + 12)) & 0x10;
                     out.push(((q >> 4) as u32 | high) as f32 * d + m);
                 }
             }

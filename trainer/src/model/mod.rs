@@ -275,7 +275,10 @@ impl Model {
     /// Final hidden states `[batch, len, hidden]` (after the last norm).
     pub fn hidden(&self, input: &StepInput, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
         let b = input.batch;
-        if b == 0 || input.tokens.len() % b != 0 || input.positions.len() != input.tokens.len() {
+        if b == 0
+            || !input.tokens.len().is_multiple_of(b)
+            || input.positions.len() != input.tokens.len()
+        {
             bail!(
                 "malformed step: {} tokens, {} positions for batch {b}",
                 input.tokens.len(),

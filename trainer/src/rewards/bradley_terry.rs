@@ -145,3 +145,49 @@ fn accuracy(
     }
     Ok(right as f64 / subset.len() as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::PromptSpec;
+    use crate::model::{Model, ModelConfig};
+    use burn::tensor::Device;
+
+    #[test]
+    fn learns_a_separable_preference_and_reports_held_out_accuracy() {
+        let tokenizer = TextTokenizer::byte_level().unwrap();
+        let mut config = ModelConfig::tiny(tokenizer.vocab_size());
+        config.num_hidden_layers = 1;
+        let body = Model::random(&config, 0, &Device::flex().autodiff()).unwrap();
+        let score = burn::module::Param::from_tensor(burn::tensor::Tensor::zeros(
+            [config.hidden_size, 1],
+            &Device::flex().autodiff(),
+        ));
+        let model = RewardModel { body, score };
+        // chosen responses are shouting, rejected ones whisper
+        let pairs: Vec<PreferencePair> = (0..40)
+            .map(|i| PreferencePair {
+                prompt: PromptSpec::Text(format!("say {i}")),
+                chosen: "YES!!".into(),
+                rejected: "no.".into(),
+            })
+            .collect();
+        let config = BradleyTerryConfig {
+            epochs: 3,
+            learning_rate: 1e-2,
+            batch_size: 8,
+            holdout: 0.25,
+            seed: 1,
+        };
+        let mut steps = 0;
+        let (_, report) = train(model, &tokenizer, &pairs, &config, |_, _, _| steps += 1).unwrap();
+        assert_eq!((report.train_pairs, report.heldout_pairs), (30, 10));
+        assert_eq!(steps, 3 * 4);
+        assert!(
+            report.epoch_loss.last().unwrap() < &report.epoch_loss[0],
+            "{:?}",
+            report.epoch_loss
+        );
+        assert_eq!(report.heldout_accuracy, 1.0, "{report:?}");
+    }
+}

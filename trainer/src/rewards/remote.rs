@@ -126,3 +126,103 @@ impl RewardSource for RemoteReward {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves one HTTP request with `answer` and returns the request body it received.
+    fn serve_once(answer: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/get_reward", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = stream;
+            write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len()).unwrap();
+            String::from_utf8(body).unwrap()
+        });
+        (url, handle)
+    }
+
+    fn runtime() -> Arc<tokio::runtime::Runtime> {
+        Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn queries() -> Vec<RewardQuery> {
+        vec![
+            RewardQuery {
+                prompt: "p1 ".into(),
+                response: "a".into(),
+            },
+            RewardQuery {
+                prompt: "p2 ".into(),
+                response: "b".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn openrlhf_shape_round_trip() {
+        let (url, server) = serve_once(r#"{"rewards": [0.5, -1.25], "scores": [0.5, -1.25]}"#);
+        let remote = RemoteReward::new(
+            RemoteConfig {
+                url,
+                shape: RemoteShape::Openrlhf,
+                api_key_env: None,
+                timeout_secs: 10.0,
+            },
+            runtime(),
+        )
+        .unwrap();
+        assert_eq!(remote.score(&queries()).unwrap(), vec![0.5, -1.25]);
+        let sent: Value = serde_json::from_str(&server.join().unwrap()).unwrap();
+        assert_eq!(sent["query"], json!(["p1 a", "p2 b"]));
+        assert_eq!(sent["prompts"], json!(["p1 ", "p2 "]));
+    }
+
+    #[test]
+    fn malformed_answers_are_errors_not_zeros() {
+        for answer in [
+            r#"{"rewards": [1.0]}"#,
+            r#"{"scores": [1.0, 2.0]}"#,
+            r#"{"rewards": [1.0, "x"]}"#,
+            "not json",
+        ] {
+            let (url, server) = serve_once(answer);
+            let remote = RemoteReward::new(
+                RemoteConfig {
+                    url,
+                    shape: RemoteShape::Generic,
+                    api_key_env: None,
+                    timeout_secs: 10.0,
+                },
+                runtime(),
+            )
+            .unwrap();
+            assert!(remote.score(&queries()).is_err(), "{answer} was accepted");
+            let sent: Value = serde_json::from_str(&server.join().unwrap()).unwrap();
+            assert_eq!(sent["items"][1]["response"], "b");
+        }
+    }
+}
