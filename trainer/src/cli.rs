@@ -48,6 +48,10 @@ enum Command {
         n: usize,
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Weights from a training checkpoint (`<output_dir>/checkpoints/step-N/policy.bpk`) for
+        /// the architecture and tokenizer of `--model`.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
     /// Write a model as a Hugging Face folder (config.json, model.safetensors, tokenizer files).
     Export {
@@ -134,9 +138,16 @@ impl Cli {
                 seed,
                 n,
                 device,
+                checkpoint,
             } => {
                 let device = device::parse(&device)?;
-                let loaded = pretrained::load(&model, &device)?;
+                let mut loaded = pretrained::load(&model, &device)?;
+                if let Some(path) = checkpoint {
+                    loaded.model = loaded
+                        .model
+                        .try_load_file(&path)
+                        .map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
+                }
                 let text = match (prompt, chat) {
                     (Some(p), None) => p,
                     (None, Some(c)) => loaded.tokenizer.apply_chat_template(
