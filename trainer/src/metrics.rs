@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::judging::{Judged, judge_pass_rates};
+use crate::sampling::Generation;
+use judge_api::Verdict;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
     /// `train` or `eval`.
@@ -37,6 +41,71 @@ pub struct TaskMetrics {
     pub time_reward_s: f64,
     pub time_update_s: f64,
     pub learning_rate: f64,
+}
+
+/// What one batch produced, summarised by [`TaskMetrics::from_batch`].
+pub struct BatchFigures<'a> {
+    pub generations: &'a [Generation],
+    pub judged: &'a [Judged],
+    pub raw: &'a [f32],
+    pub calibrated: &'a [f32],
+    pub logp_policy: &'a [f32],
+    pub logp_ref: &'a [f32],
+}
+
+/// Seconds spent in each phase of a task batch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    pub generation: f64,
+    pub judging: f64,
+    pub reward: f64,
+    pub update: f64,
+    pub total: f64,
+}
+
+impl TaskMetrics {
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_batch(
+        kind: &str,
+        step: usize,
+        task: &str,
+        optimizer: &str,
+        b: &BatchFigures,
+        loss: Option<f64>,
+        t: &Timings,
+        learning_rate: f64,
+    ) -> Self {
+        let n = b.generations.len();
+        let share = |v: Verdict| {
+            b.judged.iter().filter(|j| j.verdict == v).count() as f64 / n.max(1) as f64
+        };
+        TaskMetrics {
+            kind: kind.into(),
+            step,
+            task: task.into(),
+            optimizer: optimizer.into(),
+            samples: n,
+            reward: mean(b.raw.iter().map(|&x| x as f64)),
+            calibrated_reward: mean(b.calibrated.iter().map(|&x| x as f64)),
+            moj_pass_rate: share(Verdict::Pass),
+            judge_pass_rates: judge_pass_rates(b.judged),
+            error_rate: share(Verdict::Error),
+            kl: mean(
+                b.logp_policy
+                    .iter()
+                    .zip(b.logp_ref)
+                    .map(|(p, r)| (p - r) as f64),
+            ),
+            loss,
+            response_length: mean(b.generations.iter().map(|g| g.tokens.len() as f64)),
+            samples_per_sec: n as f64 / t.total.max(1e-9),
+            time_generation_s: t.generation,
+            time_judging_s: t.judging,
+            time_reward_s: t.reward,
+            time_update_s: t.update,
+            learning_rate,
+        }
+    }
 }
 
 /// Appends records to `<dir>/metrics.jsonl`, one JSON object per line, flushed at once.

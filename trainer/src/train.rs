@@ -15,9 +15,9 @@ use crate::checkpoint::{self, Cursor, RunState};
 use crate::config::{TaskConfig, TrainConfig};
 use crate::data::{Example, read_examples};
 use crate::device;
-use crate::judging::{JudgeServerDown, Judged, Judges, judge_pass_rates};
+use crate::judging::{JudgeServerDown, Judges};
 use crate::logprobs::{Pair, score};
-use crate::metrics::{MetricsWriter, TaskMetrics, mean};
+use crate::metrics::{BatchFigures, MetricsWriter, TaskMetrics, Timings};
 use crate::model::Model;
 use crate::optim::{Group, PolicyOptimizer, Reference, Sample, Seq, build, loss::loss};
 use crate::pretrained::{self, Pretrained};
@@ -25,7 +25,7 @@ use crate::rewards::calibrated::Calibrated;
 use crate::rewards::model::LocalRewardModel;
 use crate::rewards::remote::RemoteReward;
 use crate::rewards::{RewardConfig, RewardQuery, RewardSource};
-use crate::sampling::{Generation, SamplingConfig, generate};
+use crate::sampling::{SamplingConfig, generate};
 use crate::tokenizer::TextTokenizer;
 
 /// Called after every step with the step's records.
@@ -428,19 +428,24 @@ impl Trainer {
                 }
             }
             let time_update = update_started.elapsed().as_secs_f64();
-            records.push(self.record(
-                "train",
-                t,
-                &generations,
-                &judged,
-                &rewards.raw,
-                &rewards.calibrated,
-                &logp_policy,
-                &logp_ref,
-                task_loss,
-                [time_generation, time_judging, time_reward, time_update],
-                started.elapsed().as_secs_f64(),
-                lr,
+            let figures = BatchFigures {
+                generations: &generations,
+                judged: &judged,
+                raw: &rewards.raw,
+                calibrated: &rewards.calibrated,
+                logp_policy: &logp_policy,
+                logp_ref: &logp_ref,
+            };
+            let timings = Timings {
+                generation: time_generation,
+                judging: time_judging,
+                reward: time_reward,
+                update: time_update,
+                total: started.elapsed().as_secs_f64(),
+            };
+            let (name, optimizer) = (&cfg.name, self.tasks[t].optimizer.name());
+            records.push(TaskMetrics::from_batch(
+                "train", step, name, optimizer, &figures, task_loss, &timings, lr,
             ));
         }
         if any_gradient {
@@ -534,71 +539,34 @@ impl Trainer {
                 .collect();
             let logp_policy = score(&frozen, &pairs)?.host_sums();
             let logp_ref = score(&self.reference, &pairs)?.host_sums();
-            let mut record = self.record(
+            let figures = BatchFigures {
+                generations: &generations,
+                judged: &judged,
+                raw: &rewards.raw,
+                calibrated: &rewards.calibrated,
+                logp_policy: &logp_policy,
+                logp_ref: &logp_ref,
+            };
+            let timings = Timings {
+                generation: time_generation,
+                judging: time_judging,
+                total: started.elapsed().as_secs_f64(),
+                ..Timings::default()
+            };
+            let (name, optimizer) = (&cfg.name, self.tasks[t].optimizer.name());
+            let record = TaskMetrics::from_batch(
                 "eval",
-                t,
-                &generations,
-                &judged,
-                &rewards.raw,
-                &rewards.calibrated,
-                &logp_policy,
-                &logp_ref,
+                self.state.step,
+                name,
+                optimizer,
+                &figures,
                 None,
-                [time_generation, time_judging, 0.0, 0.0],
-                started.elapsed().as_secs_f64(),
+                &timings,
                 0.0,
             );
-            record.step = self.state.step;
             self.metrics.write(&record)?;
             out.push(record);
         }
         Ok(out)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        kind: &str,
-        task: usize,
-        generations: &[Generation],
-        judged: &[Judged],
-        raw: &[f32],
-        calibrated: &[f32],
-        logp_policy: &[f32],
-        logp_ref: &[f32],
-        loss: Option<f64>,
-        [generation, judging, reward, update]: [f64; 4],
-        elapsed: f64,
-        lr: f64,
-    ) -> TaskMetrics {
-        let n = generations.len();
-        let count =
-            |v: Verdict| judged.iter().filter(|j| j.verdict == v).count() as f64 / n.max(1) as f64;
-        TaskMetrics {
-            kind: kind.into(),
-            step: self.state.step,
-            task: self.tasks[task].config.name.clone(),
-            optimizer: self.tasks[task].optimizer.name().into(),
-            samples: n,
-            reward: mean(raw.iter().map(|&x| x as f64)),
-            calibrated_reward: mean(calibrated.iter().map(|&x| x as f64)),
-            moj_pass_rate: count(Verdict::Pass),
-            judge_pass_rates: judge_pass_rates(judged),
-            error_rate: count(Verdict::Error),
-            kl: mean(
-                logp_policy
-                    .iter()
-                    .zip(logp_ref)
-                    .map(|(p, r)| (p - r) as f64),
-            ),
-            loss,
-            response_length: mean(generations.iter().map(|g| g.tokens.len() as f64)),
-            samples_per_sec: n as f64 / elapsed.max(1e-9),
-            time_generation_s: generation,
-            time_judging_s: judging,
-            time_reward_s: reward,
-            time_update_s: update,
-            learning_rate: lr,
-        }
     }
 }

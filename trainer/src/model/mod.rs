@@ -4,12 +4,13 @@
 //! - `layers.rs`: RMSNorm, attention (GQA + RoPE + KV cache), SwiGLU MLP
 //! - `weights.rs`: host-side weight maps with HF names; safetensors in and out
 //! - `hf.rs`: Hugging Face folders (load and export)
-//! - `gguf.rs`: GGUF files, dequantised on load
+//! - `gguf.rs`: GGUF files, dequantised on load (`quants.rs`: the GGML block formats)
 
 pub mod config;
 pub mod gguf;
 pub mod hf;
 pub mod layers;
+pub mod quants;
 pub mod weights;
 
 use anyhow::{Result, bail};

@@ -4,7 +4,7 @@
 
 use judge_api::Verdict;
 
-use super::{Group, LossPlan, PolicyOptimizer, PreferencePair, Seq, decided};
+use super::{Group, LossPlan, PolicyOptimizer, PreferencePair, decided};
 
 pub struct Codpo {
     pub beta: f32,
@@ -37,35 +37,16 @@ impl PolicyOptimizer for Codpo {
                         .min_by(by_reward)
                 });
             let Some(worst) = worst else { continue };
-            pairs.push(PreferencePair {
-                chosen: Seq::Sample {
-                    group: g,
-                    index: best.0,
-                },
-                rejected: Seq::Sample {
-                    group: g,
-                    index: worst.0,
-                },
-                chosen_ref: best.1.logp_ref,
-                rejected_ref: worst.1.logp_ref,
-                chosen_len: best.1.len,
-            });
+            pairs.push(PreferencePair::of_samples(g, best, worst));
         }
-        if pairs.is_empty() {
-            LossPlan::Empty
-        } else {
-            LossPlan::Pairwise {
-                pairs,
-                beta: self.beta,
-                lambda: self.lambda,
-            }
-        }
+        LossPlan::pairwise(pairs, self.beta, self.lambda)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Seq;
     use crate::optim::testing::sample;
 
     fn chosen_rejected(plan: &LossPlan) -> Vec<(Seq, Seq)> {

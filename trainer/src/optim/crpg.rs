@@ -28,12 +28,7 @@ impl PolicyOptimizer for Crpg {
                 shaped.push((Seq::Sample { group: g, index: i }, damp * constrained));
             }
         }
-        if shaped.is_empty() {
-            return LossPlan::Empty;
-        }
-        let mean = shaped.iter().map(|(_, r)| r).sum::<f32>() / shaped.len() as f32;
-        let n = shaped.len();
-        LossPlan::weighted(shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(), n)
+        LossPlan::centered(shaped)
     }
 }
 

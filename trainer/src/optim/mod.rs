@@ -87,6 +87,25 @@ pub struct PreferencePair {
     pub chosen_len: usize,
 }
 
+impl PreferencePair {
+    /// Sample `chosen` over sample `rejected` of group `group`.
+    pub fn of_samples(group: usize, chosen: (usize, &Sample), rejected: (usize, &Sample)) -> Self {
+        PreferencePair {
+            chosen: Seq::Sample {
+                group,
+                index: chosen.0,
+            },
+            rejected: Seq::Sample {
+                group,
+                index: rejected.0,
+            },
+            chosen_ref: chosen.1.logp_ref,
+            rejected_ref: rejected.1.logp_ref,
+            chosen_len: chosen.1.len,
+        }
+    }
+}
+
 impl LossPlan {
     /// A weighted plan, or `Empty` when every weight is zero (no gradient to follow, e.g. CRPG
     /// on a batch where nothing passed the judges).
@@ -95,6 +114,30 @@ impl LossPlan {
             LossPlan::Empty
         } else {
             LossPlan::Weighted { terms, n }
+        }
+    }
+
+    /// `-(1/n) Σ (r_i - mean r) log π` over `shaped` (sequence, shaped reward): the batch-mean
+    /// baseline shared by CRPG and the reward-only policy gradient.
+    pub fn centered(shaped: Vec<(Seq, f32)>) -> LossPlan {
+        if shaped.is_empty() {
+            return LossPlan::Empty;
+        }
+        let mean = shaped.iter().map(|(_, r)| r).sum::<f32>() / shaped.len() as f32;
+        let n = shaped.len();
+        LossPlan::weighted(shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(), n)
+    }
+
+    /// A pairwise plan, or `Empty` without pairs.
+    pub fn pairwise(pairs: Vec<PreferencePair>, beta: f32, lambda: f32) -> LossPlan {
+        if pairs.is_empty() {
+            LossPlan::Empty
+        } else {
+            LossPlan::Pairwise {
+                pairs,
+                beta,
+                lambda,
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Online DPO without the judge filter: per prompt, the highest- and lowest-reward samples form
 //! the pair, whatever the judges said.
 
-use super::{Group, LossPlan, PolicyOptimizer, PreferencePair, Seq};
+use super::{Group, LossPlan, PolicyOptimizer, PreferencePair};
 
 pub struct OnlineDpo {
     pub beta: f32,
@@ -29,36 +29,17 @@ impl PolicyOptimizer for OnlineDpo {
                 && best.0 != worst.0
                 && best.1.reward > worst.1.reward
             {
-                pairs.push(PreferencePair {
-                    chosen: Seq::Sample {
-                        group: g,
-                        index: best.0,
-                    },
-                    rejected: Seq::Sample {
-                        group: g,
-                        index: worst.0,
-                    },
-                    chosen_ref: best.1.logp_ref,
-                    rejected_ref: worst.1.logp_ref,
-                    chosen_len: best.1.len,
-                });
+                pairs.push(PreferencePair::of_samples(g, best, worst));
             }
         }
-        if pairs.is_empty() {
-            LossPlan::Empty
-        } else {
-            LossPlan::Pairwise {
-                pairs,
-                beta: self.beta,
-                lambda: self.lambda,
-            }
-        }
+        LossPlan::pairwise(pairs, self.beta, self.lambda)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Seq;
     use crate::optim::testing::sample;
     use judge_api::Verdict;
 

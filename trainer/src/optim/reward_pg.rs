@@ -31,12 +31,7 @@ impl PolicyOptimizer for RewardPg {
                 })
             })
             .collect();
-        if shaped.is_empty() {
-            return LossPlan::Empty;
-        }
-        let mean = shaped.iter().map(|(_, r)| r).sum::<f32>() / shaped.len() as f32;
-        let n = shaped.len();
-        LossPlan::weighted(shaped.into_iter().map(|(s, r)| (s, r - mean)).collect(), n)
+        LossPlan::centered(shaped)
     }
 }
 
