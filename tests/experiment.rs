@@ -67,3 +67,55 @@ fn quick_experiment_writes_a_complete_report() {
     let report_plots = report.matches("](plots/").count();
     assert!(report_plots >= 8, "report links {report_plots} plots");
 }
+
+#[test]
+fn experiment_starts_from_a_given_pretrained_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy");
+    let trainer = env!("CARGO_BIN_EXE_trainer");
+    let init = Command::new(trainer)
+        .args(["init", "--seed", "5", "--out"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let out = dir.path().join("report");
+    let output = Command::new(trainer)
+        .args([
+            "experiment",
+            "--quick",
+            "--methods",
+            "crpg",
+            "--steps",
+            "1",
+            "--sft-steps",
+            "3",
+            "--policy",
+        ])
+        .arg(&policy)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "experiment failed:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("from {}", policy.display())),
+        "{stderr}"
+    );
+    let experiment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("experiment.json")).unwrap())
+            .unwrap();
+    assert_eq!(experiment["scale"]["sft_steps"], 3);
+    assert!(
+        experiment["scale"]["start"]
+            .as_str()
+            .unwrap()
+            .contains("policy")
+    );
+    assert!(out.join("runs/crpg-seed0/metrics.jsonl").exists());
+}

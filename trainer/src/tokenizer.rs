@@ -13,6 +13,7 @@ pub struct Message {
     pub content: String,
 }
 
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
     chat_template: Option<String>,

@@ -66,11 +66,26 @@ pub struct ExperimentArgs {
     /// RL steps (overrides the preset).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Start from this pretrained model (HF folder or .gguf, e.g. SmolLM2-135M-Instruct) instead
+    /// of a from-scratch one; SFT then fine-tunes it on the demonstrations.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// SFT steps (overrides the preset).
+    #[arg(long)]
+    pub sft_steps: Option<usize>,
+    /// Layers of the from-scratch policy (overrides the preset).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Hidden size of the from-scratch policy (overrides the preset; intermediate = 8/3 x hidden).
+    #[arg(long)]
+    pub hidden: Option<usize>,
 }
 
 /// Sizes of one experiment.
 #[derive(Clone, Debug, Serialize)]
 pub struct Scale {
+    /// Where the policy starts: from scratch (byte-level tokenizer) or a pretrained model.
+    pub start: String,
     pub train_per_task: usize,
     pub eval_per_task: usize,
     pub model: ModelConfig,
@@ -98,6 +113,7 @@ impl Scale {
             model.num_hidden_layers = 3;
         }
         Scale {
+            start: "from scratch, byte-level tokenizer".into(),
             train_per_task: if quick { 48 } else { 200 },
             eval_per_task: if quick { 12 } else { 40 },
             model,
@@ -190,11 +206,34 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         anyhow::bail!("--seeds must be at least 1");
     }
     let base_device = device::parse(&args.device)?;
-    let tokenizer = TextTokenizer::byte_level()?;
+    let (tokenizer, pretrained) = match &args.policy {
+        Some(path) => {
+            let loaded = crate::pretrained::load(path, &device::trainable(&base_device))
+                .context("--policy")?;
+            (loaded.tokenizer, Some(loaded.model))
+        }
+        None => (TextTokenizer::byte_level()?, None),
+    };
     let mut scale = Scale::preset(args.quick, tokenizer.vocab_size());
     if let Some(steps) = args.steps {
         scale.rl_steps = steps;
     }
+    if let Some(steps) = args.sft_steps {
+        scale.sft_steps = steps;
+    }
+    if let Some(layers) = args.layers {
+        scale.model.num_hidden_layers = layers;
+    }
+    if let Some(hidden) = args.hidden {
+        scale.model.hidden_size = hidden;
+        scale.model.intermediate_size = hidden * 8 / 3;
+    }
+    if let (Some(model), Some(path)) = (&pretrained, &args.policy) {
+        scale.start = format!("from {}", path.display());
+        scale.model = model.config.clone();
+        scale.sft_learning_rate = 1e-4;
+    }
+    scale.model.validate().context("--layers / --hidden")?;
     let out = &args.out;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
@@ -230,8 +269,8 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
 
     // 2. SFT policy from scratch on imperfect demonstrations
     eprintln!(
-        "[2/5] SFT of a {}-layer, {}-wide policy from scratch ({} steps)",
-        scale.model.num_hidden_layers, scale.model.hidden_size, scale.sft_steps
+        "[2/5] SFT of a {}-layer, {}-wide policy {} ({} steps)",
+        scale.model.num_hidden_layers, scale.model.hidden_size, scale.start, scale.sft_steps
     );
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut demonstrations = Vec::new();
@@ -255,9 +294,14 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
             });
         }
     }
-    let mut config = scale.model.clone();
-    config.eos_token_id = Some(crate::model::config::EosIds::One(eos));
-    let policy = Model::random(&config, 0, &device::trainable(&base_device))?;
+    let policy = match pretrained {
+        Some(model) => model,
+        None => {
+            let mut config = scale.model.clone();
+            config.eos_token_id = Some(crate::model::config::EosIds::One(eos));
+            Model::random(&config, 0, &device::trainable(&base_device))?
+        }
+    };
     let sft_config = SftConfig {
         steps: scale.sft_steps,
         batch_size: scale.sft_batch,

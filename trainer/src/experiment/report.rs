@@ -31,7 +31,7 @@ pub fn bias_probe(
     tokenizer: &TextTokenizer,
     sets: &[(TaskKind, Vec<Synthetic>)],
 ) -> Result<BiasProbe> {
-    let source = LocalRewardModel::new(rm.clone(), TextTokenizer::byte_level()?, "probe");
+    let source = LocalRewardModel::new(rm.clone(), tokenizer.clone(), "probe");
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(99);
     let mut plain = Vec::new();
     let mut filled = Vec::new();
@@ -284,12 +284,13 @@ pub fn write(
     writeln!(md, "## Setup\n")?;
     writeln!(
         md,
-        "- policy: {}-layer decoder, hidden {}, byte-level tokenizer, trained from scratch by SFT ({} steps, loss {:.3} -> {:.3}) on \
+        "- policy: {}-layer decoder, hidden {}, {}, then SFT ({} steps, loss {:.3} -> {:.3}) on \
          demonstrations of which {:.0}% are flawed and {:.0}% carry filler\n- RL: {} prompts x {} samples per task per step, \
          AdamW lr {}, same seeds and budget for every method\n- wall time: {:.1} min\n- exact configuration: experiment.json, \
          runs/*/cgpo.toml; metrics: runs/*/metrics.jsonl; plots: plots/",
         scale.model.num_hidden_layers,
         scale.model.hidden_size,
+        scale.start,
         scale.sft_steps,
         sft_losses.first().copied().unwrap_or(0.0),
         sft_losses.last().copied().unwrap_or(0.0),
