@@ -28,6 +28,22 @@ impl HostTensor {
         HostTensor { shape, data }
     }
 
+    /// The transpose of a 2-D tensor, materialised (a lazily transposed tensor would be copied
+    /// again by every matmul that reads it).
+    pub fn transposed(&self) -> HostTensor {
+        let (rows, cols) = (self.shape[0], self.shape[1]);
+        let mut data = vec![0f32; self.data.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                data[c * rows + r] = self.data[r * cols + c];
+            }
+        }
+        HostTensor {
+            shape: vec![cols, rows],
+            data,
+        }
+    }
+
     pub fn to_tensor1(&self, device: &Device) -> Tensor<1> {
         Tensor::from_data(TensorData::new(self.data.clone(), [self.shape[0]]), device)
     }
