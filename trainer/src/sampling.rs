@@ -4,7 +4,6 @@
 
 use anyhow::{Result, bail};
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -264,11 +263,6 @@ fn log_softmax_at(logits: &[f32], index: usize, temperature: f32) -> f32 {
         .map(|&x| (((x - max) / temperature) as f64).exp())
         .sum();
     (((logits[index] - max) / temperature) as f64 - sum.ln()) as f32
-}
-
-/// Log-softmax over the last dimension, for callers that need the full distribution.
-pub fn log_probs(logits: Tensor<3>) -> Tensor<3> {
-    log_softmax(logits, 2)
 }
 
 #[cfg(test)]

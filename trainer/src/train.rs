@@ -220,14 +220,13 @@ impl Trainer {
         self.tokenizer.save(dir)
     }
 
-    fn reference_text(&mut self, task: usize, index: usize, frozen: &Model) -> Result<String> {
+    fn reference_text(&mut self, task: usize, index: usize) -> Result<String> {
         if let Some(r) = &self.tasks[task].train[index].reference {
             return Ok(r.clone());
         }
         if let Some(r) = self.tasks[task].sampled_references.get(&index) {
             return Ok(r.clone());
         }
-        let _ = frozen;
         let prompt = self.tasks[task].train[index]
             .prompt
             .render(&self.tokenizer)?;
@@ -303,7 +302,7 @@ impl Trainer {
             // 2. references (dataset or the reference model's greedy answer)
             let mut references = Vec::new();
             for &i in &picked {
-                references.push(self.reference_text(t, i, &frozen)?);
+                references.push(self.reference_text(t, i)?);
             }
             // 3. judges: samples (and, for CRRAFT's fallback, the references) in ONE request
             let judged_started = Instant::now();

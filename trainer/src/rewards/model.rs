@@ -35,13 +35,12 @@ impl RewardModel {
             );
         }
         let hidden = self.body.hidden(&padded.input(), None)?;
-        let [b, t, h] = hidden.dims();
+        let [b, _, h] = hidden.dims();
         let device = self.body.device();
         let last: Vec<i64> = padded.lengths.iter().map(|&l| (l - 1) as i64).collect();
         let index = Tensor::<3, Int>::from_data(TensorData::new(last, [b, 1, 1]), &device)
             .expand([b, 1, h]);
         let at_last: Tensor<2> = hidden.gather(1, index).reshape([b, h]);
-        let _ = t;
         Ok(at_last.matmul(self.score.val()).reshape([b]))
     }
 
