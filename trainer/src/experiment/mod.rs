@@ -50,7 +50,8 @@ pub struct ExperimentArgs {
     pub seeds: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Use a running judge server (it must define the tasks math, instruction_following, code).
+    /// Use a running judge server (it must define the tasks math, instruction_following, code);
+    /// sends the key in $MOJ_JUDGE_API_KEY when set.
     #[arg(long)]
     pub judge_url: Option<String>,
     /// The judge-server binary to start (default: next to this executable).
@@ -146,6 +147,9 @@ struct ExperimentRecord<'a> {
 }
 
 /// The judge server's configuration for the experiment's three tasks.
+/// The API key `--judge-url` is called with, when set.
+pub const JUDGE_KEY_VAR: &str = "MOJ_JUDGE_API_KEY";
+
 pub const JUDGE_CONFIG: &str = r#"# Written by `trainer experiment`.
 [limits]
 max_items = 4096
@@ -500,7 +504,8 @@ fn run_config(
         },
         judge_server: JudgeServerConfig {
             url: judge_url.to_string(),
-            api_key_env: None,
+            // A judge server that requires keys (e.g. the compose stack's): MOJ_JUDGE_API_KEY.
+            api_key_env: std::env::var_os(JUDGE_KEY_VAR).map(|_| JUDGE_KEY_VAR.to_owned()),
             timeout_secs: 600.0,
             retries: 3,
         },
