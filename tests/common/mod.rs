@@ -108,7 +108,7 @@ impl TestDatabase {
     pub fn execute(&self, statement: &str) -> u64 {
         let url = self.url.clone();
         let statement = statement.to_owned();
-        let is_pg = self.pg_name.is_some();
+        let is_pg = self.url.starts_with("postgres");
         run_blocking(async move {
             use sqlx::Connection;
             if is_pg {
@@ -133,7 +133,7 @@ impl TestDatabase {
     pub fn scalar(&self, query: &str) -> i64 {
         let url = self.url.clone();
         let query = query.to_owned();
-        let is_pg = self.pg_name.is_some();
+        let is_pg = self.url.starts_with("postgres");
         run_blocking(async move {
             use sqlx::Connection;
             if is_pg {
@@ -324,6 +324,30 @@ impl Server {
                 ))
             }
         }
+    }
+
+    /// Sets (or replaces) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// The server process's id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again after [`Server::kill`] or [`Server::stop`].
+    pub fn start_again(&mut self) {
+        self.spawn().unwrap_or_else(|error| panic!("{error}"));
     }
 
     pub fn log(&self) -> String {

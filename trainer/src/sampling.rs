@@ -3,7 +3,6 @@
 //! sampled token under the distribution it was drawn from.
 
 use anyhow::{Result, bail};
-use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -127,6 +126,7 @@ pub fn generate(
         .map(|&s| ChaCha8Rng::seed_from_u64(s))
         .collect();
     let mut cache = KvCache::new(model.layers.len());
+    let head = model.decode_head()?;
     let mut out: Vec<Generation> = (0..b)
         .map(|_| Generation {
             tokens: vec![],
@@ -147,9 +147,8 @@ pub fn generate(
             positions: &step_positions,
             key_valid: &flat_valid,
         };
-        let logits = model.logits(&input, Some(&mut cache))?;
-        let [_, t, v] = logits.dims();
-        let last: Tensor<2> = logits.slice([0..b, t - 1..t, 0..v]).reshape([b, v]);
+        let last = model.next_logits(&input, Some(&mut cache), &head)?;
+        let [_, v] = last.dims();
         let host = last
             .try_into_vec_as::<f32>()
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;

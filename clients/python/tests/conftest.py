@@ -17,6 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 API_KEY = "moj-python-client-test-key"
+ADMIN_KEY = "moj-python-client-admin-key"
 
 CONFIG = """
 [judges.mentions_paris]
@@ -79,6 +80,7 @@ def server(tmp_path_factory):
         MOJ_LISTEN=f"127.0.0.1:{port}",
         MOJ_DATA_DIR=str(folder / "data"),
         MOJ_API_KEYS=API_KEY,
+        MOJ_ADMIN_KEYS=ADMIN_KEY,
         DATABASE_URL=f"sqlite://{folder / 'moj.sqlite3'}?mode=rwc",
     )
     log = open(folder / "server.log", "wb")

@@ -97,6 +97,9 @@ impl PaddedBatch {
     }
 }
 
+/// The output projection prepared by [`Model::decode_head`].
+pub struct DecodeHead(Tensor<2>);
+
 /// The KV cache of a batch being generated.
 #[derive(Clone, Debug)]
 pub struct KvCache {
@@ -340,6 +343,40 @@ impl Model {
     pub fn logits(&self, input: &StepInput, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
         let hidden = self.hidden(input, cache)?;
         Ok(self.head(hidden))
+    }
+
+    /// The output projection laid out `[hidden, vocab]` in memory, for repeated decoding
+    /// steps: a tied embedding is transposed once here instead of on every step (flex copies
+    /// a transposed operand on every matmul: 113 MB per step for SmolLM2's vocabulary).
+    /// It is a snapshot: build it again after the weights change.
+    pub fn decode_head(&self) -> Result<DecodeHead> {
+        Ok(DecodeHead(match &self.lm_head {
+            Some(head) => head.val(),
+            None => {
+                let embed = self.embed_tokens.val();
+                let [v, h] = embed.dims();
+                let device = embed.device();
+                let data = embed
+                    .transpose()
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Tensor::<2>::from_data(TensorData::new(data, [h, v]), &device)
+            }
+        }))
+    }
+
+    /// Logits of each row's last position `[batch, vocab]`: a decoding step (the prompt's
+    /// other positions are never projected to the vocabulary).
+    pub fn next_logits(
+        &self,
+        input: &StepInput,
+        cache: Option<&mut KvCache>,
+        head: &DecodeHead,
+    ) -> Result<Tensor<2>> {
+        let hidden = self.hidden(input, cache)?;
+        let [b, t, h] = hidden.dims();
+        let last = hidden.slice([0..b, t - 1..t, 0..h]).reshape([b, h]);
+        Ok(last.matmul(head.0.clone()))
     }
 
     /// Projects hidden states to vocabulary logits.
