@@ -57,7 +57,8 @@ impl ClientError {
     }
 }
 
-/// Retry policy for transient failures (connect errors, timeouts, 429, 502, 503, 504).
+/// Retry policy for transient failures (connect errors, timeouts, connections dropped
+/// mid-request except for DELETE, 429, 502, 503, 504).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts after the first one.
@@ -246,6 +247,10 @@ impl JudgeClient {
                     Some(retry_after(response.headers()))
                 }
                 Err(error) if error.is_connect() || error.is_timeout() => Some(None),
+                // The connection dropped mid-request (e.g. the server was restarted): scoring
+                // and PUTs are idempotent, so they are sent again; a DELETE is not resent (a
+                // lost response would turn into a 404).
+                Err(error) if error.is_request() && method != Method::DELETE => Some(None),
                 _ => None,
             };
             match retryable_after {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Server, server};
+use common::{Backend, Server};
 use judge_api::{Item, JudgeClient, JudgeRequest, RetryPolicy};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -81,7 +81,7 @@ fn cached_request() -> Value {
 }
 
 fn code_request(seed: u64) -> Value {
-    let correct = seed % 2 == 0;
+    let correct = seed.is_multiple_of(2);
     let body = if correct { "a + b" } else { "a - b" };
     json!({
         "judges": ["unit_tests"],
@@ -270,13 +270,13 @@ async fn main() {
         .unwrap_or(64);
 
     // 1. steady
-    let server = server(Backend::Postgres).config(CONFIG).start();
+    let server = common::server(Backend::Postgres).config(CONFIG).start();
     let tally = phase("steady mixed load", &server, clients, seconds, steady_mix).await;
     assert_eq!(tally.transport_errors, 0, "requests failed");
     drop(server);
 
     // 2. saturated
-    let server = server(Backend::Postgres)
+    let server = common::server(Backend::Postgres)
         .config(CONFIG)
         .env("MOJ_LIMITS_MAX_CONCURRENT_BATCHES", "1")
         .env("MOJ_LIMITS_MAX_QUEUED_BATCHES", "4")
@@ -297,7 +297,7 @@ async fn main() {
     drop(server);
 
     // 3. PostgreSQL stopped and started during the load
-    let server = server(Backend::Postgres).config(CONFIG).start();
+    let server = common::server(Backend::Postgres).config(CONFIG).start();
     let rows_before_load = {
         let client = server.client();
         let warm = JudgeRequest::for_task(
@@ -366,7 +366,7 @@ async fn main() {
     drop(server);
 
     // 4. the server killed during the load; clients retry
-    let mut server = server(Backend::Postgres).config(CONFIG).start();
+    let mut server = common::server(Backend::Postgres).config(CONFIG).start();
     let base = server.base.clone();
     let done = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
