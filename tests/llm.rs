@@ -426,3 +426,28 @@ async fn the_cache_is_keyed_by_template_and_model() {
     );
     assert_eq!(fake.total_calls(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_requests_in_flight() {
+    let (_fake, url) = Fake::start().await;
+    let mut server = start(&url);
+    let client = server.client();
+    let request = JudgeRequest::for_judges(["rubric"], vec![item("delay:1500")]).without_cache();
+    let in_flight = tokio::spawn(async move { client.judge(&request).await });
+    // Let the request reach the backend, then ask the server to stop.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stopping = Instant::now();
+    // `stop` sends SIGTERM and asserts a clean exit within 20 s.
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight at SIGTERM is answered");
+    assert_eq!(response.results[0].judges[0].verdict, Verdict::Pass);
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(900),
+        "the server exited before its request was done"
+    );
+}
