@@ -466,4 +466,121 @@ mod tests {
         let unknown = serde_json::from_value::<JudgeRequest>(json!({"tasks": "x", "items": []}));
         assert!(unknown.is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any JSON value, nested a few levels (floats only when asked: serde_json's default
+        /// float parsing may differ from the printed value in the last bit).
+        fn json_value() -> impl Strategy<Value = Value> {
+            json_value_with(true)
+        }
+
+        fn json_value_with(floats: bool) -> impl Strategy<Value = Value> {
+            let float = any::<f64>().prop_map(move |f| {
+                serde_json::Number::from_f64(f)
+                    .filter(|_| floats)
+                    .map_or(Value::Null, Value::Number)
+            });
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                float,
+                any::<String>().prop_map(Value::from),
+                prop_oneof![
+                    Just("prompt"),
+                    Just("response"),
+                    Just("items"),
+                    Just("task"),
+                    Just("judges"),
+                    Just("role"),
+                    Just("user"),
+                ]
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    proptest::collection::btree_map(
+                        prop_oneof![
+                            Just("task".to_owned()),
+                            Just("judges".to_owned()),
+                            Just("items".to_owned()),
+                            Just("cache".to_owned()),
+                            Just("prompt".to_owned()),
+                            Just("response".to_owned()),
+                            Just("metadata".to_owned()),
+                            Just("id".to_owned()),
+                            Just("role".to_owned()),
+                            Just("content".to_owned()),
+                            any::<String>(),
+                        ],
+                        inner,
+                        0..6
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn message() -> impl Strategy<Value = ChatMessage> {
+            (
+                prop_oneof![Just("system"), Just("user"), Just("assistant")],
+                any::<String>(),
+            )
+                .prop_map(|(role, text)| ChatMessage {
+                    role: role.into(),
+                    content: MessageContent::Text(text),
+                })
+        }
+
+        fn item() -> impl Strategy<Value = Item> {
+            (
+                prop_oneof![
+                    any::<String>().prop_map(Prompt::Text),
+                    proptest::collection::vec(message(), 0..4).prop_map(Prompt::Messages),
+                ],
+                any::<String>(),
+                proptest::option::of(prop_oneof![
+                    any::<u32>().prop_map(Value::from),
+                    any::<String>().prop_map(Value::from)
+                ]),
+                proptest::collection::btree_map(any::<String>(), json_value_with(false), 0..4),
+            )
+                .prop_map(|(prompt, response, id, metadata)| Item {
+                    id,
+                    prompt,
+                    response,
+                    metadata: metadata.into_iter().collect(),
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_json_is_a_request_or_an_error_never_a_panic(value in json_value()) {
+                let _ = serde_json::from_value::<JudgeRequest>(value.clone());
+                let _ = serde_json::from_str::<JudgeRequest>(&value.to_string());
+                let _ = serde_json::from_value::<Item>(value);
+            }
+
+            #[test]
+            fn requests_survive_the_wire_unchanged(
+                items in proptest::collection::vec(item(), 0..4),
+                task in proptest::option::of("[a-z_]{1,12}"),
+                cache in any::<bool>(),
+            ) {
+                let request = JudgeRequest {
+                    judges: task.is_none().then(|| vec!["j".to_owned()]),
+                    task,
+                    items,
+                    cache,
+                };
+                let text = serde_json::to_string(&request).unwrap();
+                let back: JudgeRequest = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(back, request);
+            }
+        }
+    }
 }

@@ -74,4 +74,52 @@ mod tests {
             Some("```python\nx\n```")
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text without backticks (so it cannot open or close a fence).
+        fn plain() -> impl Strategy<Value = String> {
+            any::<String>().prop_map(|s| s.replace('`', "'"))
+        }
+
+        proptest! {
+            #[test]
+            fn extraction_never_panics_and_returns_part_of_the_response(
+                text in any::<String>(),
+                fences in proptest::collection::vec(("[a-z]{0,7}", any::<String>()), 0..4),
+            ) {
+                let mut response = text.clone();
+                for (tag, body) in &fences {
+                    response.push_str(&format!("```{tag}\n{body}```"));
+                }
+                for mode in [Extraction::LastFenceOrWhole, Extraction::LastFence, Extraction::Whole] {
+                    if let Some(code) = extract(&response, PY, mode) {
+                        // a slice of the response itself
+                        let start = code.as_ptr() as usize - response.as_ptr() as usize;
+                        prop_assert!(start + code.len() <= response.len());
+                    }
+                }
+            }
+
+            #[test]
+            fn the_last_python_fence_is_the_program(
+                before in plain(),
+                first in plain(),
+                body in plain(),
+                after in plain(),
+                tag in prop_oneof![Just(""), Just("python"), Just("py"), Just("Python3")],
+            ) {
+                let response = format!(
+                    "{before}\n```python\n{first}```\n{after}\n```{tag}\n{body}```\n{after}"
+                );
+                prop_assert_eq!(extract(&response, PY, Extraction::LastFence), Some(body.as_str()));
+                prop_assert_eq!(
+                    extract(&response, PY, Extraction::LastFenceOrWhole),
+                    Some(body.as_str())
+                );
+            }
+        }
+    }
 }
