@@ -181,3 +181,67 @@ async fn still_healthy_with_key(server: &Server) {
 }
 
 on_both_backends!(hostile_requests_are_answered_not_crashed);
+
+/// Slow clients: headers that never finish close the connection after
+/// `limits.header_read_timeout_ms`; a body that never finishes is a 408 after
+/// `limits.body_read_timeout_ms`; other clients are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_others_are_served() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = server(Backend::Sqlite)
+        .config(CONFIG)
+        .env("MOJ_LIMITS_HEADER_READ_TIMEOUT_MS", "500")
+        .env("MOJ_LIMITS_BODY_READ_TIMEOUT_MS", "500")
+        .start();
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    // Half a request line and one header, then silence.
+    let mut slow_headers = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow_headers
+        .write_all(b"POST /v1/judge HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Full headers, 10 of the 1,000 body bytes announced, then silence.
+    let mut slow_body = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /v1/judge HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"judges\":",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+
+    // Meanwhile a normal client is served.
+    let (status, body) = common::post_raw(
+        &server,
+        "/v1/judge",
+        json!({"judges": ["mentions_paris"], "items": [{"response": "Paris"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        slow_headers.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes a connection whose headers never finish");
+    assert!(
+        read.is_err() || answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), slow_body.read_to_end(&mut answer))
+        .await
+        .expect("the server answers a body that never finishes")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+}

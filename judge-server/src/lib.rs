@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod connection;
 pub mod judges;
 pub mod llm;
 pub mod metrics;

@@ -117,13 +117,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A stable, machine-readable line for scripts and tests (logs go to stderr).
     println!("judge-server listening on http://{bound}");
 
-    let mut server_stop = stop.clone();
-    let server = axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(async move { server_stop.wait().await });
-    let mut server = tokio::spawn(async move { server.await });
+    let server = crate::connection::serve(
+        listener,
+        api::router(app),
+        Duration::from_millis(config.limits.header_read_timeout_ms),
+        stop.clone(),
+    );
+    let mut server = tokio::spawn(server);
     tokio::select! {
         finished = &mut server => {
-            finished.context("server task")?.context("HTTP server")?;
+            finished.context("server task")?;
             return Ok(());
         }
         _ = shutdown::os_signal() => {}
@@ -131,7 +134,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     trigger.trigger();
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     match tokio::time::timeout(grace, &mut server).await {
-        Ok(finished) => finished.context("server task")?.context("HTTP server")?,
+        Ok(finished) => finished.context("server task")?,
         Err(_) => {
             tracing::warn!(
                 grace_secs = grace.as_secs(),

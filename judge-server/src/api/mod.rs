@@ -1,6 +1,7 @@
 //! The HTTP API: the router, shared state, and the middleware every request passes through
 //! (auth, request metrics). One file per resource.
 
+mod body;
 mod error;
 mod extract;
 mod health;
@@ -57,6 +58,11 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/tasks/{name}",
             get(tasks::get).put(tasks::put).delete(tasks::delete),
         )
+        // Outermost first: the key check, then the body deadline.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            body::read_in_time,
+        ))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             require_key,

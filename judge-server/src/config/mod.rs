@@ -83,6 +83,10 @@ pub struct Limits {
     pub judge_timeout_ms: u64,
     /// Largest judge config (JSON bytes) accepted by `PUT /v1/judges/{name}`.
     pub max_judge_config_bytes: usize,
+    /// A client must send a request's headers within this time, or the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// A client must send a request's whole body within this time, or gets a 408.
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +102,8 @@ impl Default for Limits {
             max_queued_batches: 256,
             queue_timeout_ms: 30_000,
             judge_timeout_ms: 120_000,
+            header_read_timeout_ms: 30_000,
+            body_read_timeout_ms: 60_000,
             max_judge_config_bytes: 1024 * 1024,
         }
     }
@@ -322,8 +328,14 @@ impl Config {
                 bail!("{name} must be at least 1");
             }
         }
-        if l.judge_timeout_ms == 0 {
-            bail!("limits.judge_timeout_ms must be at least 1");
+        for (name, value) in [
+            ("limits.judge_timeout_ms", l.judge_timeout_ms),
+            ("limits.header_read_timeout_ms", l.header_read_timeout_ms),
+            ("limits.body_read_timeout_ms", l.body_read_timeout_ms),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
         }
         if self.sandbox.workers == 0
             || self.sandbox.max_memory_mb == 0
