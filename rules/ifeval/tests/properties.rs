@@ -160,10 +160,10 @@ fn valid_kwargs(id: &'static str) -> BoxedStrategy<Value> {
                 .prop_map(|(s, c)| json!({ "section_spliter": s, "num_sections": c }))
                 .boxed()
         }
-        "combination:repeat_prompt" => "[A-Za-z ?]{1,20}"
+        "combination:repeat_prompt" => "[A-Za-z][A-Za-z ?]{0,19}"
             .prop_map(|p| json!({ "prompt_to_repeat": p }))
             .boxed(),
-        "startend:end_checker" => "[A-Za-z .]{1,12}"
+        "startend:end_checker" => "[A-Za-z][A-Za-z .]{0,11}"
             .prop_map(|e| json!({ "end_phrase": e }))
             .boxed(),
         "change_case:capital_word_frequency" => (n(), relation())
