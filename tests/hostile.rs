@@ -10,6 +10,9 @@ mod common;
 use common::{Backend, Server, server};
 use serde_json::{Value, json};
 
+const SCORER_KEY: &str = "scorer-key-0123456789";
+const ADMIN_KEY: &str = "admin-key-0123456789";
+
 const CONFIG: &str = r#"
 [judges.mentions_paris]
 kind = "regex"
@@ -35,10 +38,10 @@ fn assert_handled(what: &str, status: u16, body: &Value) {
 async fn hostile_requests_are_answered_not_crashed(backend: Backend) {
     let server = server(backend)
         .config(CONFIG)
-        .env("MOJ_ADMIN_KEYS", "admin-key-0123456789")
-        .env("MOJ_API_KEYS", "scorer-key-0123456789")
+        .env("MOJ_ADMIN_KEYS", ADMIN_KEY)
+        .env("MOJ_API_KEYS", SCORER_KEY)
         .start();
-    let admin = |r: reqwest::RequestBuilder| r.bearer_auth("admin-key-0123456789");
+    let admin = |r: reqwest::RequestBuilder| r.bearer_auth(ADMIN_KEY);
     let http = common::http();
 
     // Deeply nested JSON: 100,000 levels in metadata, in a body under the size limit.
@@ -91,7 +94,7 @@ async fn hostile_requests_are_answered_not_crashed(backend: Backend) {
     bytes.extend_from_slice(br#""}]}"#);
     let response = http
         .post(server.url("/v1/judge"))
-        .bearer_auth("scorer-key-0123456789")
+        .bearer_auth(SCORER_KEY)
         .header("content-type", "application/json")
         .body(bytes)
         .send()
@@ -153,20 +156,7 @@ async fn hostile_requests_are_answered_not_crashed(backend: Backend) {
 }
 
 async fn post_with_key(server: &Server, body: String) -> (u16, Value) {
-    let response = common::http()
-        .post(server.url("/v1/judge"))
-        .bearer_auth("scorer-key-0123456789")
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    common::post_raw_as(server, "/v1/judge", body, Some(SCORER_KEY)).await
 }
 
 async fn still_healthy_with_key(server: &Server) {

@@ -425,13 +425,24 @@ pub async fn metrics(server: &Server) -> String {
 
 /// POSTs raw bytes as JSON and returns (status, parsed body).
 pub async fn post_raw(server: &Server, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let response = http()
+    post_raw_as(server, path, body, None).await
+}
+
+/// [`post_raw`] with a bearer key.
+pub async fn post_raw_as(
+    server: &Server,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut request = http()
         .post(server.url(path))
         .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (

@@ -38,6 +38,26 @@ fn model_path() -> PathBuf {
     path
 }
 
+/// The logits at every position of one unpadded sequence, `[len * vocab]` on the host.
+fn teacher_forced_logits(loaded: &pretrained::Pretrained, ids: &[u32]) -> Vec<f32> {
+    let positions: Vec<usize> = (0..ids.len()).collect();
+    let valid = vec![true; ids.len()];
+    loaded
+        .model
+        .logits(
+            &StepInput {
+                batch: 1,
+                tokens: ids,
+                positions: &positions,
+                key_valid: &valid,
+            },
+            None,
+        )
+        .unwrap()
+        .try_into_vec_as::<f32>()
+        .unwrap()
+}
+
 #[test]
 fn smollm2_from_gguf_matches_the_numpy_reference_and_answers_sensibly() {
     let text = std::fs::read_to_string(concat!(
@@ -68,22 +88,8 @@ fn smollm2_from_gguf_matches_the_numpy_reference_and_answers_sensibly() {
     );
 
     let n = ids.len();
-    let positions: Vec<usize> = (0..n).collect();
-    let valid = vec![true; n];
-    let logits = loaded
-        .model
-        .logits(
-            &StepInput {
-                batch: 1,
-                tokens: &ids,
-                positions: &positions,
-                key_valid: &valid,
-            },
-            None,
-        )
-        .unwrap();
     let v = loaded.model.config.vocab_size;
-    let host = logits.try_into_vec_as::<f32>().unwrap();
+    let host = teacher_forced_logits(&loaded, &ids);
     let argmax: Vec<u32> = (0..n)
         .map(|t| {
             let row = &host[t * v..(t + 1) * v];
@@ -187,23 +193,7 @@ fn llama_greedy(gguf: &std::path::Path, prompt: &[u32], steps: usize) -> LlamaAn
 fn worst_log_prob_gap(loaded: &pretrained::Pretrained, prompt: &[u32], llama: &LlamaAnswer) -> f64 {
     let mut ids = prompt.to_vec();
     ids.extend(&llama.tokens);
-    let n = ids.len();
-    let positions: Vec<usize> = (0..n).collect();
-    let valid = vec![true; n];
-    let logits = loaded
-        .model
-        .logits(
-            &StepInput {
-                batch: 1,
-                tokens: &ids,
-                positions: &positions,
-                key_valid: &valid,
-            },
-            None,
-        )
-        .unwrap()
-        .try_into_vec_as::<f32>()
-        .unwrap();
+    let logits = teacher_forced_logits(loaded, &ids);
     let v = loaded.model.config.vocab_size;
     let mut worst = 0f64;
     for (step, top) in llama.top.iter().enumerate() {

@@ -75,7 +75,7 @@ mod treebank;
 
 use serde::Serialize;
 
-pub use instructions::{Instruction, parse_instructions};
+pub use instructions::{INSTRUCTION_IDS, Instruction, parse_instructions};
 
 /// Evaluation mode of IFEval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -2,37 +2,9 @@
 //! with an error (never a panic), every check runs on arbitrary text without panicking, verdicts
 //! are deterministic, and a strict pass is always a loose pass.
 
-use moj_ifeval::{Mode, all_passed, check, parse_instructions};
+use moj_ifeval::{INSTRUCTION_IDS as IDS, Mode, all_passed, check, parse_instructions};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-
-const IDS: [&str; 25] = [
-    "keywords:existence",
-    "keywords:frequency",
-    "keywords:forbidden_words",
-    "keywords:letter_frequency",
-    "language:response_language",
-    "length_constraints:number_sentences",
-    "length_constraints:number_paragraphs",
-    "length_constraints:number_words",
-    "length_constraints:nth_paragraph_first_word",
-    "detectable_content:number_placeholders",
-    "detectable_content:postscript",
-    "detectable_format:number_bullet_lists",
-    "detectable_format:constrained_response",
-    "detectable_format:number_highlighted_sections",
-    "detectable_format:multiple_sections",
-    "detectable_format:json_format",
-    "detectable_format:title",
-    "combination:two_responses",
-    "combination:repeat_prompt",
-    "startend:end_checker",
-    "change_case:capital_word_frequency",
-    "change_case:english_capital",
-    "change_case:english_lowercase",
-    "punctuation:no_comma",
-    "startend:quotation",
-];
 
 /// A JSON value of the kinds kwargs hold (numbers, strings, lists, nulls, objects).
 fn kwarg_value() -> impl Strategy<Value = Value> {

@@ -9,7 +9,7 @@ mod tests;
 
 use regex::Regex;
 
-pub use spec::parse_instructions;
+pub use spec::{INSTRUCTION_IDS, parse_instructions};
 
 /// `"less than"` (actual < N) or `"at least"` (actual >= N).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,8 +20,7 @@ const LANGUAGE_CODES: [&str; 30] = [
 const S: &str = py::SPACE_CLASS;
 
 /// The 25 instruction ids of IFEval.
-#[cfg(test)]
-pub(crate) const IDS: [&str; 25] = [
+pub const INSTRUCTION_IDS: [&str; 25] = [
     "keywords:existence",
     "keywords:frequency",
     "keywords:forbidden_words",

@@ -444,7 +444,7 @@ fn every_id_is_known() {
         }
         _ => json!({}),
     };
-    for id in super::spec::IDS {
+    for id in super::spec::INSTRUCTION_IDS {
         let ins = parse_instructions(&json!([id]), &json!([kwargs(id)]))
             .unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(ins[0].id(), id);
