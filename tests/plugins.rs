@@ -300,3 +300,199 @@ async fn invalid_uploads_and_configs_are_4xx_naming_the_problem() {
     assert_eq!(verdict.verdict, Verdict::Error, "{verdict:?}");
     assert!(verdict.reason.contains("not registered"), "{verdict:?}");
 }
+
+/// A plugin that evaluates `check` (WAT instructions leaving an i32: non-zero means the escape
+/// worked; locals `$fd`, `$hit`, `$n` are free to use) and reports `{"verdict": "fail"}` when it
+/// did, `{"verdict": "pass"}` when it was contained. `imports`: extra WASI imports; `fields`:
+/// other module fields (tables).
+fn attempt(imports: &str, fields: &str, check: &str) -> Vec<u8> {
+    let contained = r#"{"verdict":"pass","reason":"contained"}"#;
+    let escaped = r#"{"verdict":"fail","reason":"escaped"}"#;
+    wat::parse_str(format!(
+        r#"(module {imports} {IMPORTS} {fields}
+  (data (i32.const 64) "{}")
+  (data (i32.const 160) "{}")
+  (data (i32.const 256) "../../../../etc/passwd")
+  (func (export "_start") (local $fd i32) (local $hit i32) (local $n i32)
+    {check}
+    (if (then (call $write (i32.const 160) (i32.const {})))
+        (else (call $write (i32.const 64) (i32.const {})))))
+)"#,
+        wat_string(contained),
+        wat_string(escaped),
+        escaped.len(),
+        contained.len()
+    ))
+    .unwrap()
+}
+
+/// 1 when `call` (an errno-returning WASI call using `$fd`) succeeds for some fd in 0..32.
+fn on_any_fd(call: &str) -> String {
+    format!(
+        r#"(local.set $fd (i32.const 0))
+    (loop $next
+      (if (i32.eqz ({call})) (then (local.set $hit (i32.const 1))))
+      (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $fd) (i32.const 32))))
+    (local.get $hit)"#
+    )
+}
+
+/// [`attempt`] with WASI imports and no other fields.
+fn attempt_with(imports: &str, check: &str) -> Vec<u8> {
+    attempt(imports, "", check)
+}
+
+fn wasi(name: &str, signature: &str) -> String {
+    format!(r#"(import "wasi_snapshot_preview1" "{name}" (func ${name} {signature}))"#)
+}
+
+/// Escape attempts beyond the code judge's Python corpus, as plugins (any language compiles to
+/// these calls): host files through every fd with path traversal, preopened directories, writes
+/// to other fds, sockets, environment variables, a memory-growth storm, a table-growth storm, an
+/// hour-long sleep in the host, and a `random_get` past the end of memory. Each is contained (the
+/// plugin itself reports `pass`) or stopped (`error`), never an escape; the server stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_attempts_are_contained() {
+    let _serial = SERIAL.lock().await;
+    let server = server(Backend::Sqlite).start();
+    let contained: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "open_host_files",
+            attempt_with(
+                &wasi(
+                    "path_open",
+                    "(param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)",
+                ),
+                &on_any_fd(
+                    "call $path_open (local.get $fd) (i32.const 1) (i32.const 256) (i32.const 22) \
+                     (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 4000)",
+                ),
+            ),
+        ),
+        (
+            "find_preopens",
+            attempt_with(
+                &wasi("fd_prestat_get", "(param i32 i32) (result i32)"),
+                &on_any_fd("call $fd_prestat_get (local.get $fd) (i32.const 4000)"),
+            ),
+        ),
+        (
+            "write_other_fds",
+            attempt_with(
+                &wasi("fd_filestat_get", "(param i32 i32) (result i32)"),
+                // fds 0-2 are the in-memory stdio; anything above must not exist
+                &on_any_fd(
+                    "if (result i32) (i32.lt_u (local.get $fd) (i32.const 3)) \
+                     (then (i32.const 1)) (else (call $fd_filestat_get (local.get $fd) (i32.const 4000)))",
+                ),
+            ),
+        ),
+        (
+            "accept_sockets",
+            attempt_with(
+                &wasi("sock_accept", "(param i32 i32 i32) (result i32)"),
+                &on_any_fd("call $sock_accept (local.get $fd) (i32.const 0) (i32.const 4000)"),
+            ),
+        ),
+        (
+            "read_environment",
+            attempt_with(
+                &wasi("environ_sizes_get", "(param i32 i32) (result i32)"),
+                "(drop (call $environ_sizes_get (i32.const 4000) (i32.const 4004))) \
+                 (i32.ne (i32.load (i32.const 4000)) (i32.const 0))",
+            ),
+        ),
+        (
+            // 16 MiB allowed (memory_mb = 16): growth past 256 pages must be refused.
+            "memory_storm",
+            attempt_with(
+                "",
+                "(block $full (loop $grow \
+                   (br_if $full (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) \
+                   (br $grow))) \
+                 (i32.gt_u (memory.size) (i32.const 256))",
+            ),
+        ),
+        (
+            "table_storm",
+            attempt(
+                "",
+                "(table $t 1 funcref)",
+                "(block $full (loop $grow \
+                   (br_if $full (i32.eq (table.grow $t (ref.null func) (i32.const 1000)) (i32.const -1))) \
+                   (br $grow))) \
+                 (i32.gt_u (table.size $t) (i32.const 1000000))",
+            ),
+        ),
+    ];
+    let mut names = Vec::new();
+    for (name, module) in contained {
+        register(
+            &server,
+            name,
+            module,
+            json!({"memory_mb": 16, "timeout_ms": 5000}),
+        )
+        .await;
+        names.push(name);
+    }
+    // Stopped rather than contained: an hour-long sleep in the host (poll_oneoff on a clock),
+    // and random_get writing 2 GiB from a 16 MiB memory.
+    let sleep = wat::parse_str(format!(
+        r#"(module {} {IMPORTS}
+  (func (export "_start")
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i64.store (i32.const 24) (i64.const 3600000000000))
+    (drop (call $poll_oneoff (i32.const 0) (i32.const 512) (i32.const 1) (i32.const 1024)))))"#,
+        wasi("poll_oneoff", "(param i32 i32 i32 i32) (result i32)")
+    ))
+    .unwrap();
+    register(&server, "sleep_an_hour", sleep, json!({"timeout_ms": 500})).await;
+    let random = wat::parse_str(format!(
+        r#"(module {} {IMPORTS}
+  (func (export "_start")
+    (if (i32.eqz (call $random_get (i32.const 0) (i32.const 2147483647)))
+      (then (call $proc_exit (i32.const 0))))
+    (call $proc_exit (i32.const 1))))"#,
+        wasi("random_get", "(param i32 i32) (result i32)")
+    ))
+    .unwrap();
+    register(
+        &server,
+        "random_past_memory",
+        random,
+        json!({"memory_mb": 16}),
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let mut all = names.clone();
+    all.extend(["sleep_an_hour", "random_past_memory"]);
+    let answer = judge(&server, &all, vec![Item::new("p", "r")]).await;
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    let verdicts = &answer.results[0].judges;
+    let by_name = |name: &str| verdicts.iter().find(|v| v.name == name).unwrap();
+    for name in names {
+        let verdict = by_name(name);
+        assert_eq!(verdict.verdict, Verdict::Pass, "{name}: {verdict:?}");
+    }
+    let sleep = by_name("sleep_an_hour");
+    assert_eq!(sleep.verdict, Verdict::Error, "{sleep:?}");
+    assert!(sleep.reason.contains("timed out"), "{sleep:?}");
+    let random = by_name("random_past_memory");
+    assert_eq!(random.verdict, Verdict::Error, "{random:?}");
+
+    // A module importing anything but WASI preview 1 is refused at upload.
+    let foreign = wat::parse_str(
+        r#"(module (import "env" "system" (func $system (param i32) (result i32)))
+             (memory (export "memory") 1) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let (status, body) = upload(&server, foreign).await;
+    assert_eq!(status, 422, "{body}");
+
+    // The server is fine afterwards.
+    let answer = judge(&server, &["open_host_files"], vec![Item::new("p", "r")]).await;
+    assert_eq!(answer.results[0].judges[0].verdict, Verdict::Pass);
+}
