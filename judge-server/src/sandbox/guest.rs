@@ -153,13 +153,7 @@ impl Guest {
                 } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::StackOverflow)) {
                     Exit::Trap("wasm stack overflow".into())
                 } else {
-                    Exit::Trap(
-                        format!("{:#}", error)
-                            .lines()
-                            .next()
-                            .unwrap_or("trap")
-                            .to_owned(),
-                    )
+                    Exit::Trap(trap_reason(&format!("{error:?}")))
                 }
             }
         };
@@ -177,5 +171,47 @@ impl Guest {
             memory_denied,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// One line saying why a guest stopped: the error's causes without the wasm backtrace
+/// (`{:?}` of a trap is "error while executing at wasm backtrace: <frames> Caused by: <causes>").
+fn trap_reason(debug: &str) -> String {
+    let headline = debug.lines().next().unwrap_or("trap").trim();
+    let causes: Vec<&str> = debug
+        .split_once("Caused by:")
+        .map(|(_, causes)| {
+            causes
+                .lines()
+                .map(|line| {
+                    line.trim()
+                        .trim_start_matches(|c: char| c.is_ascii_digit() || c == ':')
+                })
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if causes.is_empty() {
+        headline.to_owned()
+    } else {
+        causes.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod trap_reason_tests {
+    use super::trap_reason;
+
+    #[test]
+    fn keeps_the_causes_without_the_backtrace() {
+        let debug = "error while executing at wasm backtrace:\n    0:   0x1b - <unknown>!_start\n\nCaused by:\n    0: invalid flags\n    1: bad rights";
+        assert_eq!(trap_reason(debug), "invalid flags: bad rights");
+        let single = "error while executing at wasm backtrace:\n    0: 0x1 - f\n\nCaused by:\n    memory fault at 0x7fffffff";
+        assert_eq!(trap_reason(single), "memory fault at 0x7fffffff");
+        assert_eq!(
+            trap_reason("wasm trap: out of bounds memory access"),
+            "wasm trap: out of bounds memory access"
+        );
     }
 }
