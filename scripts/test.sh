@@ -65,7 +65,16 @@ scripts/fetch-smollm2.sh
 MOJ_LLAMA_CPP_BIN=$(scripts/fetch-llama-cpp.sh)
 export MOJ_LLAMA_CPP_BIN
 
+# Every test server's log is kept here and checked for keys at the end.
+MOJ_TEST_LOG_DIR=$(mktemp -d)
+export MOJ_TEST_LOG_DIR
+trap 'rm -rf "$MOJ_TEST_LOG_DIR"' EXIT
+
 cargo test --workspace --locked "$@"
 # The Python client package (TRL / veRL / OpenRLHF adapters) against the real server, and the
 # docker-compose checks.
 scripts/test-python.sh
+# No key the tests use appears in any server log of the whole run (a filtered run checks nothing).
+if [ $# -eq 0 ]; then
+  scripts/check-logs-for-keys.sh "$MOJ_TEST_LOG_DIR"
+fi
