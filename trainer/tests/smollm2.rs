@@ -10,7 +10,6 @@ use moj_trainer::pretrained;
 use moj_trainer::sampling::{SamplingConfig, generate};
 use moj_trainer::tokenizer::Message;
 use serde::Deserialize;
-use std::path::PathBuf;
 
 #[derive(Deserialize)]
 struct Reference {
@@ -19,23 +18,6 @@ struct Reference {
     argmax: Vec<u32>,
     last_top: Vec<(u32, f32)>,
     greedy: Vec<u32>,
-}
-
-fn model_path() -> PathBuf {
-    let path = std::env::var("MOJ_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let cache = std::env::var("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
-            cache.join("moj/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/fetch-smollm2.sh (scripts/test.sh does)",
-        path.display()
-    );
-    path
 }
 
 /// The logits at every position of one unpadded sequence, `[len * vocab]` on the host.
@@ -66,7 +48,7 @@ fn smollm2_from_gguf_matches_the_numpy_reference_and_answers_sensibly() {
     ))
     .unwrap();
     let reference: Reference = serde_json::from_str(&text).unwrap();
-    let loaded = pretrained::load(&model_path(), &Device::flex()).unwrap();
+    let loaded = pretrained::load(&llama_server::smollm2_gguf(), &Device::flex()).unwrap();
     assert_eq!(loaded.model.config.num_hidden_layers, 30);
 
     // the chat template from the GGUF metadata renders the reference prompt exactly
@@ -228,7 +210,7 @@ fn smollm2_matches_llama_cpp_greedy_tokens_and_log_probs() {
     ))
     .unwrap();
     let reference: Reference = serde_json::from_str(&text).unwrap();
-    let gguf = model_path();
+    let gguf = llama_server::smollm2_gguf();
     let dir = tempfile::tempdir().unwrap();
     let f32_gguf = dir.path().join("SmolLM2-135M-Instruct.F32.gguf");
     let quantize = std::process::Command::new(llama_server::llama_cpp_tool("llama-quantize"))

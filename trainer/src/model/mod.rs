@@ -386,10 +386,8 @@ impl Model {
         let rows = hidden.reshape([b * t, h]);
         let logits = match &self.lm_head {
             Some(head) => rows.matmul(head.val()),
-            // Tied embeddings `[vocab, hidden]`: `rows x E^T` makes the backend copy E transposed
-            // on every call; for a single row (batch-1 decoding) `E x row^T` avoids that copy. For
-            // more rows the transposed copy is the faster path (measured with benches/model.rs).
-            None if b * t == 1 => self.embed_tokens.val().matmul(rows.transpose()).transpose(),
+            // Tied embeddings `[vocab, hidden]`: the backend copies E transposed for this call;
+            // decoding, which calls it once per token, uses `decode_head` (transposed once).
             None => rows.matmul(self.embed_tokens.val().transpose()),
         };
         logits.reshape([b, t, v])
