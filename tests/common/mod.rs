@@ -364,6 +364,18 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path` (no key), its body as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        http()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,11 +1,16 @@
-//! Model throughput on this machine: batched generation (tokens/s at batch 1, 8, 32) and one
-//! forward+backward over 16 x 256 tokens, for the tiny configuration and for SmolLM2-135M
+//! Model throughput on this machine: batched generation (tokens/s at batch 1, 8, 32) and two
+//! forward+backward steps over 16 x 256 tokens (the first, then one with memory already obtained), for the tiny configuration and for SmolLM2-135M
 //! (GGUF, dequantised to f32) when it is installed (scripts/fetch-smollm2.sh). When llama.cpp's
 //! tools are built (scripts/fetch-llama-cpp.sh; `MOJ_LLAMA_CPP_BIN` names another folder), the
 //! same run measures llama.cpp on the same model: at F32 (the Q4_1 file dequantised by
 //! `llama-quantize`, the like-for-like comparison) and on the Q4_1 file itself, with
 //! `llama-batched-bench` (16-token prompts, 32 new tokens, 1/8/32 sequences, 2 threads), and
 //! prints moj/llama.cpp ratios.
+//!
+//! When a Python with PyTorch is available (`MOJ_TORCH_PYTHON`, else the venv that
+//! scripts/fetch-torch.sh makes), the same run also times PyTorch eager on the same
+//! configurations (`benches/torch_reference.py`: the same decoder in plain torch ops, same
+//! thread count, same prompts and lengths) and prints moj/PyTorch ratios.
 //!
 //!     cargo bench -p moj-trainer --bench model [-- --quick]
 
@@ -55,15 +60,21 @@ fn train_step(model: &Model, batch: usize, len: usize) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
+/// Our figures for one model: generation tokens/s per batch size, and the training step.
+struct Figures {
+    rates: Vec<(usize, f64)>,
+    /// The first training step, then a second one (memory already obtained from the system
+    /// once, as in every step of a training run after the first).
+    train_step_secs: [f64; 2],
+}
+
 /// `trainable` lives on an autodiff device; generation runs on its frozen copy.
-fn report(
-    name: &str,
-    trainable: &Model,
-    tokenizer: &TextTokenizer,
-    quick: bool,
-) -> Vec<(usize, f64)> {
+fn report(name: &str, trainable: &Model, tokenizer: &TextTokenizer, quick: bool) -> Figures {
     let model = &trainable.valid();
     println!("== {name}: {} parameters", model.num_params());
+    // PyTorch first: this process keeps its peak heap once it has trained (memory.rs), and both
+    // at once would not fit in memory.
+    let torch = torch_figures(&model.config, quick);
     let new_tokens = if quick { 8 } else { 32 };
     let mut rates = Vec::new();
     for batch in [1, 8, 32] {
@@ -74,16 +85,107 @@ fn report(
         rates.push((batch, rate));
     }
     let (batch, len) = if quick { (4, 64) } else { (16, 256) };
-    let secs = train_step(trainable, batch, len);
-    println!(
-        "forward+backward {batch}x{len}: {:.3} s ({:.0} tokens/s)",
-        secs,
-        (batch * len) as f64 / secs
-    );
-    rates
+    let secs = [
+        train_step(trainable, batch, len),
+        train_step(trainable, batch, len),
+    ];
+    for (step, secs) in ["first", "second"].iter().zip(secs) {
+        println!(
+            "forward+backward {batch}x{len}, {step} step: {secs:.3} s ({:.0} tokens/s)",
+            (batch * len) as f64 / secs
+        );
+    }
+    let figures = Figures {
+        rates,
+        train_step_secs: secs,
+    };
+    if let Some(torch) = torch {
+        print_torch_ratios(&torch, &figures, quick);
+    }
+    figures
 }
 
+/// The path in environment variable `var`, else `relative` under `~/.cache/moj` (where the
+/// fetch scripts put things).
+fn env_or_cache(var: &str, relative: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/moj")
+            .join(relative)
+    })
+}
+
+/// A Python that can `import torch`, if any.
+fn torch_python() -> Option<PathBuf> {
+    let python = env_or_cache("MOJ_TORCH_PYTHON", "venv-torch/bin/python");
+    python.exists().then_some(python)
+}
+
+/// PyTorch eager on the same configuration (random weights: timing does not depend on them).
+fn torch_figures(
+    config: &moj_trainer::model::ModelConfig,
+    quick: bool,
+) -> Option<serde_json::Value> {
+    let Some(python) = torch_python() else {
+        println!(
+            "PyTorch: no Python with torch (scripts/fetch-torch.sh or MOJ_TORCH_PYTHON); no ratio printed"
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.json");
+    std::fs::write(&config_path, serde_json::to_vec(config).unwrap()).unwrap();
+    let (batch, len, new_tokens) = if quick { (4, 64, 8) } else { (16, 256, 32) };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_reference.py");
+    let mut command = std::process::Command::new(&python);
+    if KEPT.get() == Some(&true) {
+        // The same heap policy for PyTorch (glibc's tunables for what memory.rs sets).
+        command.env("GLIBC_TUNABLES", moj_trainer::memory::GLIBC_TUNABLES);
+    }
+    let output = command
+        .arg(script)
+        .arg(&config_path)
+        .args(["--threads", "2", "--new-tokens", &new_tokens.to_string()])
+        .args(["--batch", &batch.to_string(), "--len", &len.to_string()])
+        .output()
+        .expect("the PyTorch reference runs");
+    assert!(
+        output.status.success(),
+        "torch_reference.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
+fn print_torch_ratios(figures: &serde_json::Value, ours: &Figures, quick: bool) {
+    let (batch, len) = if quick { (4, 64) } else { (16, 256) };
+    for (batch, rate) in &ours.rates {
+        let theirs = figures["generation_tokens_per_s"][batch.to_string()]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        println!(
+            "PyTorch {} eager batch {batch:>2}: {theirs:>9.1} tokens/s; moj/PyTorch = {:.2}",
+            figures["torch"].as_str().unwrap_or("?"),
+            rate / theirs
+        );
+    }
+    for (i, step) in ["first", "second"].iter().enumerate() {
+        let theirs = figures["train_step_s"][i].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "PyTorch eager forward+backward {batch}x{len}, {step} step: {theirs:.3} s; moj takes {:.2}x PyTorch's time",
+            ours.train_step_secs[i] / theirs
+        );
+    }
+}
+
+/// Whether `memory::keep_freed_memory` holds in this process (and is given to PyTorch's).
+static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn main() {
+    // As the trainer binary does (memory.rs); MOJ_RETURN_FREED_MEMORY=1 measures without it.
+    let kept = moj_trainer::memory::keep_freed_memory();
+    KEPT.set(kept).unwrap();
+    println!("freed memory kept for reuse (memory.rs), for moj and PyTorch: {kept}");
     let quick = std::env::args().any(|a| a == "--quick");
     let tokenizer = TextTokenizer::byte_level().unwrap();
     let device = Device::flex();
@@ -100,12 +202,7 @@ fn main() {
         quick,
     );
 
-    let gguf = std::env::var("MOJ_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/moj/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
+    let gguf = env_or_cache("MOJ_SMOLLM2_GGUF", "models/SmolLM2-135M-Instruct.Q4_1.gguf");
     if !gguf.exists() {
         println!(
             "== SmolLM2-135M: {} not found (scripts/fetch-smollm2.sh); skipped",
@@ -114,23 +211,18 @@ fn main() {
         return;
     }
     let loaded = pretrained::load(&gguf, &device.clone().autodiff()).unwrap();
-    let rates = report(
+    let figures = report(
         "SmolLM2-135M-Instruct (GGUF Q4_1 dequantised to f32)",
         &loaded.model,
         &loaded.tokenizer,
         quick,
     );
-    llama_cpp_reference(&gguf, &rates, quick);
+    llama_cpp_reference(&gguf, &figures.rates, quick);
 }
 
 /// llama.cpp's tools folder, when built.
 fn llama_cpp_bin() -> Option<PathBuf> {
-    let dir = std::env::var("MOJ_LLAMA_CPP_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/moj/llama.cpp-11434.0.0/bin")
-        });
+    let dir = env_or_cache("MOJ_LLAMA_CPP_BIN", "llama.cpp-11434.0.0/bin");
     dir.join("llama-batched-bench").exists().then_some(dir)
 }
 

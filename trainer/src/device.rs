@@ -28,6 +28,16 @@ pub fn parse(name: &str) -> Result<Device> {
     }
 }
 
+/// The device named by the environment variable `var` (as [`parse`] reads it), else the CPU.
+/// The trainer's test suites read `MOJ_TEST_DEVICE`, so a GPU machine runs them on its device
+/// (`MOJ_TEST_DEVICE=cuda cargo test -p moj-trainer --features cuda`).
+pub fn from_env(var: &str) -> Result<Device> {
+    match std::env::var(var) {
+        Ok(name) => parse(&name),
+        Err(_) => Ok(Device::flex()),
+    }
+}
+
 /// The same device with autodiff enabled, for the policy being trained.
 pub fn trainable(device: &Device) -> Device {
     device.clone().autodiff()

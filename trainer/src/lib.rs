@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod judge_process;
 pub mod judging;
 pub mod logprobs;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -61,24 +61,37 @@ pub fn score(model: &Model, pairs: &[Pair]) -> Result<SequenceLogProbs> {
             model.config.max_position_embeddings
         );
     }
-    let mut targets = Vec::with_capacity(b * (len - 1));
+    // Only positions whose next token can be a response token are projected to the
+    // vocabulary (the output projection and its log-softmax are the largest tensors of the
+    // step): from the shortest prompt's last token on.
+    let first = pairs.iter().map(|p| p.prompt.len()).min().unwrap_or(1) - 1;
+    let window = len - 1 - first;
+    let mut targets = Vec::with_capacity(b * window);
     let mut mask = Vec::with_capacity(b * (len - 1));
     for (row, pair) in pairs.iter().enumerate() {
         let real = padded.lengths[row];
         for j in 0..len - 1 {
-            targets.push(padded.tokens[row * len + j + 1] as i64);
+            if j >= first {
+                targets.push(padded.tokens[row * len + j + 1] as i64);
+            }
             let in_response = j + 1 >= pair.prompt.len() && j + 1 < real;
             mask.push(if in_response { 1f32 } else { 0f32 });
         }
     }
     let input = padded.input();
-    let logits = model.logits(&input, None)?;
+    let hidden = model.hidden(&input, None)?;
     let device = model.device();
-    let v = model.config.vocab_size;
-    let logp = log_softmax(logits.slice([0..b, 0..len - 1, 0..v]), 2);
-    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, len - 1, 1]), &device);
-    let picked: Tensor<2> = logp.gather(2, targets).reshape([b, len - 1]);
+    let h = model.config.hidden_size;
+    let logits = model.head(hidden.slice([0..b, first..len - 1, 0..h]));
+    let logp = log_softmax(logits, 2);
+    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, window, 1]), &device);
+    let picked: Tensor<2> = logp.gather(2, targets).reshape([b, window]);
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, len - 1]), &device);
+    let picked = if first == 0 {
+        picked
+    } else {
+        Tensor::cat(vec![Tensor::<2>::zeros([b, first], &device), picked], 1)
+    };
     let per_token = picked * mask.clone();
     let sums: Tensor<1> = per_token.clone().sum_dim(1).reshape([b]);
     Ok(SequenceLogProbs {

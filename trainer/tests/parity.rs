@@ -4,12 +4,18 @@
 //! load -> export -> load giving identical logits.
 
 use burn::tensor::Device;
+use moj_trainer::device;
 use moj_trainer::logprobs::{Pair, score};
 use moj_trainer::model::{Model, StepInput, hf};
 use moj_trainer::sampling::{SamplingConfig, generate};
 use moj_trainer::tokenizer::TextTokenizer;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+/// The CPU, or the device `MOJ_TEST_DEVICE` names (`cuda`, `wgpu`; built with that feature).
+fn test_device() -> Device {
+    device::from_env("MOJ_TEST_DEVICE").expect("MOJ_TEST_DEVICE names a device this build has")
+}
 
 #[derive(Deserialize)]
 struct Expected {
@@ -86,7 +92,7 @@ fn max_diff(a: &[Vec<Vec<f32>>], b: &[Vec<Vec<f32>>]) -> f32 {
 fn logits_match_the_numpy_reference() {
     for name in FIXTURES {
         let (dir, expected) = fixture(name);
-        let model = hf::load(&dir, &Device::flex()).unwrap();
+        let model = hf::load(&dir, &test_device()).unwrap();
         let ours = batch_logits(&model, &expected.inputs);
         let diff = max_diff(&ours, &expected.logits);
         eprintln!("{name}: max |logit diff| vs NumPy {diff:e}");
@@ -99,7 +105,7 @@ fn greedy_generation_matches_token_for_token_in_a_left_padded_batch() {
     let tokenizer = TextTokenizer::byte_level().unwrap();
     for name in FIXTURES {
         let (dir, expected) = fixture(name);
-        let model = hf::load(&dir, &Device::flex()).unwrap();
+        let model = hf::load(&dir, &test_device()).unwrap();
         let n = expected.greedy[0].len();
         let seeds = vec![0; expected.inputs.len()];
         let out = generate(
@@ -123,7 +129,7 @@ fn greedy_generation_matches_token_for_token_in_a_left_padded_batch() {
 fn export_then_load_gives_identical_logits() {
     for name in FIXTURES {
         let (dir, expected) = fixture(name);
-        let model = hf::load(&dir, &Device::flex()).unwrap();
+        let model = hf::load(&dir, &test_device()).unwrap();
         let out = tempfile::tempdir().unwrap();
         hf::export(&model, out.path(), safetensors::Dtype::F32, None).unwrap();
         let config: serde_json::Value =
@@ -135,7 +141,7 @@ fn export_then_load_gives_identical_logits() {
                 .unwrap()
                 .ends_with("ForCausalLM")
         );
-        let reloaded = hf::load(out.path(), &Device::flex()).unwrap();
+        let reloaded = hf::load(out.path(), &test_device()).unwrap();
         assert_eq!(
             batch_logits(&model, &expected.inputs),
             batch_logits(&reloaded, &expected.inputs),
@@ -151,18 +157,22 @@ fn sequence_log_probs_agree_with_the_reference_and_carry_gradients() {
     let ids = &expected.inputs[0];
     let split = 3;
     // log pi(response | prompt) from the reference logits
-    let mut want = 0f64;
-    for t in split..ids.len() {
-        let row = &expected.logits[0][t - 1];
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let lse = max
-            + row
-                .iter()
-                .map(|&x| (x as f64 - max).exp())
-                .sum::<f64>()
-                .ln();
-        want += row[ids[t] as usize] as f64 - lse;
-    }
+    let want_from = |split: usize| {
+        let mut want = 0f64;
+        for t in split..ids.len() {
+            let row = &expected.logits[0][t - 1];
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let lse = max
+                + row
+                    .iter()
+                    .map(|&x| (x as f64 - max).exp())
+                    .sum::<f64>()
+                    .ln();
+            want += row[ids[t] as usize] as f64 - lse;
+        }
+        want
+    };
+    let want = want_from(split);
     let pairs = vec![
         Pair {
             prompt: ids[..split].to_vec(),
@@ -173,13 +183,40 @@ fn sequence_log_probs_agree_with_the_reference_and_carry_gradients() {
             response: vec![7, 7],
         },
     ];
-    let frozen = hf::load(&dir, &Device::flex()).unwrap();
+    let frozen = hf::load(&dir, &test_device()).unwrap();
     let scored = score(&frozen, &pairs).unwrap();
     let got = scored.host_sums();
     assert!((got[0] as f64 - want).abs() < 1e-4, "{} vs {want}", got[0]);
     assert_eq!(scored.lengths, vec![ids.len() - split, 2]);
 
-    let trainable = hf::load(&dir, &Device::flex().autodiff()).unwrap();
+    // Every prompt longer than one token: only positions from the shortest prompt's last token
+    // on are projected to the vocabulary; sums and per-token values are the same.
+    let longer = vec![
+        pairs[0].clone(),
+        Pair {
+            prompt: ids[..split + 1].to_vec(),
+            response: ids[split + 1..].to_vec(),
+        },
+    ];
+    let windowed = score(&frozen, &longer).unwrap();
+    let sums = windowed.host_sums();
+    assert!((sums[0] - got[0]).abs() < 1e-5, "{} vs {}", sums[0], got[0]);
+    assert!((sums[1] as f64 - want_from(split + 1)).abs() < 1e-4);
+    let row = |t: &burn::tensor::Tensor<2>| {
+        let [_, n] = t.dims();
+        t.clone()
+            .slice([0..1, 0..n])
+            .try_into_vec_as::<f32>()
+            .unwrap()
+    };
+    let (full, part) = (row(&scored.per_token), row(&windowed.per_token));
+    assert_eq!(full.len(), part.len());
+    for (a, b) in full.iter().zip(&part) {
+        assert!((a - b).abs() < 1e-5, "{full:?} vs {part:?}");
+    }
+    assert_eq!(&part[..split - 1], &vec![0f32; split - 1][..]);
+
+    let trainable = hf::load(&dir, &device::trainable(&test_device())).unwrap();
     let scored = score(&trainable, &pairs).unwrap();
     assert!((scored.host_sums()[0] - got[0]).abs() < 1e-5);
     let grads = scored.sums.clone().sum().backward();

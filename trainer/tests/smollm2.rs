@@ -5,11 +5,17 @@
 //! answer. `scripts/fetch-smollm2.sh` installs the model (scripts/test.sh runs it).
 
 use burn::tensor::Device;
+use moj_trainer::device;
 use moj_trainer::model::StepInput;
 use moj_trainer::pretrained;
 use moj_trainer::sampling::{SamplingConfig, generate};
 use moj_trainer::tokenizer::Message;
 use serde::Deserialize;
+
+/// The CPU, or the device `MOJ_TEST_DEVICE` names (`cuda`, `wgpu`; built with that feature).
+fn test_device() -> Device {
+    device::from_env("MOJ_TEST_DEVICE").expect("MOJ_TEST_DEVICE names a device this build has")
+}
 
 #[derive(Deserialize)]
 struct Reference {
@@ -48,7 +54,7 @@ fn smollm2_from_gguf_matches_the_numpy_reference_and_answers_sensibly() {
     ))
     .unwrap();
     let reference: Reference = serde_json::from_str(&text).unwrap();
-    let loaded = pretrained::load(&llama_server::smollm2_gguf(), &Device::flex()).unwrap();
+    let loaded = pretrained::load(&llama_server::smollm2_gguf(), &test_device()).unwrap();
     assert_eq!(loaded.model.config.num_hidden_layers, 30);
 
     // the chat template from the GGUF metadata renders the reference prompt exactly
@@ -226,7 +232,7 @@ fn smollm2_matches_llama_cpp_greedy_tokens_and_log_probs() {
         String::from_utf8_lossy(&quantize.stderr)
     );
 
-    let loaded = pretrained::load(&gguf, &Device::flex()).unwrap();
+    let loaded = pretrained::load(&gguf, &test_device()).unwrap();
     let ours = generate(
         &loaded.model,
         &loaded.tokenizer,

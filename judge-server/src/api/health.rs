@@ -24,6 +24,12 @@ pub struct Readiness {
     pub database: &'static str,
     pub judges: usize,
     pub tasks: usize,
+    /// The pre-initialised Python interpreter: `ready` (runs start from the snapshot),
+    /// `building` (runs start CPython from scratch until it is), `failed`, or `off`.
+    pub python_snapshot: &'static str,
+    /// Each sandbox language's runtime: `ready`, `loading` (a large optional runtime compiling
+    /// in the background; its items are `error` until then) or `missing`.
+    pub runtimes: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -55,6 +61,19 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Readiness>, ApiE
         database: app.db.backend(),
         judges: app.catalog.judges().len(),
         tasks: app.catalog.tasks().len(),
+        python_snapshot: app
+            .catalog
+            .context()
+            .sandbox
+            .as_ref()
+            .map_or("off", |sandbox| sandbox.python_snapshot_state().name()),
+        runtimes: app
+            .catalog
+            .context()
+            .sandbox
+            .as_ref()
+            .map(|sandbox| sandbox.runtime_states().into_iter().collect())
+            .unwrap_or_default(),
     }))
 }
 

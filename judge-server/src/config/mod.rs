@@ -177,6 +177,10 @@ pub struct SandboxConfig {
     pub max_timeout_ms: u64,
     pub max_memory_mb: usize,
     pub max_output_bytes: usize,
+    /// Run Python from a pre-initialised snapshot of the interpreter (built once in the
+    /// background at first start and cached in `compiled_cache_dir`; runs use the plain
+    /// start-up until it is ready). `false`: every run starts CPython from `_start`.
+    pub python_snapshot: bool,
 }
 
 impl Default for SandboxConfig {
@@ -189,6 +193,7 @@ impl Default for SandboxConfig {
             max_timeout_ms: 120_000,
             max_memory_mb: 1024,
             max_output_bytes: 16 * 1024 * 1024,
+            python_snapshot: true,
         }
     }
 }
@@ -213,6 +218,11 @@ pub struct LlmBackendConfig {
     /// Extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Extra fields merged into every request body, as OpenAI clients' `extra_body` (vLLM's
+    /// `top_k` or `repetition_penalty`, llama.cpp's `cache_prompt`). Part of the fingerprint of
+    /// every judge using this backend; the fields the judges set themselves are refused.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// Budget for one judge request, retries and backoff included.
     #[serde(default = "default_llm_timeout_ms")]
     pub timeout_ms: u64,

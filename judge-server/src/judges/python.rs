@@ -109,8 +109,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         .sandbox
         .as_ref()
         .and_then(|s| s.runtime_sha256(Language::Python))
-        .unwrap_or("none")
-        .to_owned();
+        .unwrap_or_else(|| "none".to_owned());
     Ok(Arc::new(PythonJudge {
         fingerprint: Fingerprint::of(
             KIND.name,

@@ -28,6 +28,8 @@ pub struct Backend {
     pub name: String,
     /// Sent with every request; part of the fingerprint of every judge using this backend.
     pub model: String,
+    /// Merged into every request body; part of the fingerprint with `model`.
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
     url: String,
     http: reqwest::Client,
     /// Extra headers and the bearer key (marked sensitive so it is never printed).
@@ -81,12 +83,22 @@ impl Backend {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
+        if let Some(key) = config
+            .extra_body
+            .keys()
+            .find(|key| ChatRequest::FIELDS.contains(&key.as_str()))
+        {
+            anyhow::bail!(
+                "extra_body.{key}: set by the judges themselves (sampling parameters belong in a judge's `sampling`)"
+            );
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.timeout_ms.min(10_000)))
             .build()?;
         Ok(Backend {
             name: name.to_owned(),
             model: config.model.clone(),
+            extra_body: config.extra_body.clone(),
             url: format!("{}/chat/completions", config.base_url.trim_end_matches('/')),
             http,
             headers,
@@ -106,7 +118,10 @@ impl Backend {
 
     /// One chat completion. Identical requests in flight at the same time share one call.
     pub async fn complete(self: &Arc<Self>, request: &ChatRequest) -> Outcome {
-        let body = request.body(&self.model);
+        let mut body = request.body(&self.model);
+        for (key, value) in &self.extra_body {
+            body[key] = value.clone();
+        }
         let bytes = serde_json::to_vec(&body).expect("a JSON value serialises");
         let key: [u8; 32] = Sha256::digest(&bytes).into();
         let shared = {

@@ -102,4 +102,32 @@ mod tests {
         assert_eq!(built.get("judge").unwrap().model, "m");
         assert!(Backends::from_config(&backend(None), |_| None).is_ok());
     }
+
+    #[test]
+    fn extra_body_may_not_override_what_the_judges_send() {
+        for (extra, ok) in [
+            ("{ top_k = 1, cache_prompt = false }", true),
+            ("{ temperature = 1.0 }", false),
+            ("{ logprobs = false }", false),
+            ("{ model = \"other\" }", false),
+        ] {
+            let toml = format!(
+                "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nextra_body = {extra}"
+            );
+            let config = LlmConfig {
+                backends: [("judge".to_owned(), toml::from_str(&toml).unwrap())].into(),
+            };
+            match Backends::from_config(&config, |_| None) {
+                Ok(_) => assert!(ok, "{extra} was accepted"),
+                Err(error) => {
+                    assert!(!ok, "{extra}: {error:#}");
+                    let text = format!("{error:#}");
+                    assert!(
+                        text.contains("llm.backends.judge") && text.contains("extra_body."),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
 }

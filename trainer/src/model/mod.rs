@@ -322,7 +322,8 @@ impl Model {
         let h = self.config.hidden_size;
         let mut x = self.embed_tokens.val().select(0, ids).reshape([b, t, h]);
         let rotary = self.rotary(input.positions, b, t, &device);
-        let mask = attention_mask(input.key_valid, b, t, seen, &device);
+        let groups = self.config.num_attention_heads / self.config.kv_heads();
+        let mask = attention_mask(input.key_valid, b, t, seen, groups, &device);
         match cache {
             Some(cache) => {
                 for (layer, layer_cache) in self.layers.iter().zip(cache.layers.iter_mut()) {
@@ -416,24 +417,28 @@ impl Model {
     }
 }
 
-/// `[batch, 1, len, seen + len]` additive mask: causal within the step, padding keys hidden.
+/// `[batch, 1, groups * len, seen + len]` additive mask: causal within the step, padding keys
+/// hidden; the `len` query rows repeated for each of the `groups` query heads that share a
+/// key/value head (the layout attention uses, see `Attention::forward`).
 fn attention_mask(
     key_valid: &[bool],
     b: usize,
     t: usize,
     seen: usize,
+    groups: usize,
     device: &Device,
 ) -> Tensor<4> {
     let s = seen + t;
-    let mut mask = vec![0f32; b * t * s];
-    for row in 0..b {
-        for q in 0..t {
-            for k in 0..s {
+    let mut mask = vec![0f32; b * groups * t * s];
+    for (row, rows) in mask.chunks_exact_mut(groups * t * s).enumerate() {
+        for (q, keys) in rows.chunks_exact_mut(s).enumerate() {
+            let q = q % t;
+            for (k, value) in keys.iter_mut().enumerate() {
                 if k > seen + q || !key_valid[row * s + k] {
-                    mask[(row * t + q) * s + k] = MASKED;
+                    *value = MASKED;
                 }
             }
         }
     }
-    Tensor::<4>::from_data(TensorData::new(mask, [b, 1, t, s]), device)
+    Tensor::<4>::from_data(TensorData::new(mask, [b, 1, groups * t, s]), device)
 }

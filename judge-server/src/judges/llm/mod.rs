@@ -86,6 +86,8 @@ struct Identity<'a, C: Serialize> {
     #[serde(flatten)]
     config: &'a C,
     model: &'a str,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    extra_body: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl LlmJudge {
@@ -144,6 +146,7 @@ impl LlmJudge {
         let identity = Identity {
             config: parts.config,
             model: &backend.model,
+            extra_body: &backend.extra_body,
         };
         let mut constants = parts.constants;
         constants.insert("pass_token".into(), parts.tokens.pass.clone().into());
@@ -390,6 +393,35 @@ mod tests {
         let default = digest("safety", json!({"backend": "judge"}), &one);
         let custom = digest("safety", json!({"backend": "judge", "template": "x"}), &one);
         assert_ne!(default, custom);
+    }
+
+    #[test]
+    fn a_backends_extra_body_is_in_the_fingerprint() {
+        let with = |extra: &str| {
+            let config: LlmConfig = toml::from_str(&format!(
+                "[backends.judge]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n{extra}"
+            ))
+            .unwrap();
+            let context = JudgeContext {
+                llm: Arc::new(Backends::from_config(&config, |_| None).unwrap()),
+                ..JudgeContext::default()
+            };
+            digest("safety", json!({"backend": "judge"}), &context)
+        };
+        let plain = with("");
+        // No extra body: the fingerprint is what it was before the option existed.
+        assert_eq!(
+            plain,
+            digest(
+                "safety",
+                json!({"backend": "judge"}),
+                &context(&[("judge", "m")])
+            )
+        );
+        assert_eq!(plain, with("extra_body = {}"));
+        let top_k = with("extra_body = { top_k = 1 }");
+        assert_ne!(plain, top_k);
+        assert_ne!(top_k, with("extra_body = { top_k = 2 }"));
     }
 
     #[test]
