@@ -17,6 +17,8 @@ use super::budget::Bucket;
 use super::protocol::{ChatRequest, Completion, parse_completion};
 use crate::config::LlmBackendConfig;
 
+/// Longest wait for a TCP connection when the request budget is longer than this.
+const CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// Largest response body read from a backend.
 const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Longest `Retry-After` honoured; a longer one is capped (the request deadline still applies).
@@ -92,9 +94,14 @@ impl Backend {
                 "extra_body.{key}: set by the judges themselves (sampling parameters belong in a judge's `sampling`)"
             );
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.timeout_ms.min(10_000)))
-            .build()?;
+        // The request deadline (`call`) bounds connecting too; a separate connect timeout only
+        // matters for long budgets. One equal to the budget would race the deadline and report
+        // a connect error where the budget ran out.
+        let mut http = reqwest::Client::builder();
+        if config.timeout_ms > CONNECT_TIMEOUT_MS {
+            http = http.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
+        }
+        let http = http.build()?;
         Ok(Backend {
             name: name.to_owned(),
             model: config.model.clone(),
@@ -189,6 +196,11 @@ impl Backend {
                     retry_after,
                 }) => (reason, retry_after),
             };
+            if Instant::now() >= deadline {
+                // The budget ran out while this attempt failed (a client-side timer firing
+                // with the deadline's): that is the timeout, whatever the attempt reported.
+                return Err(LlmError::Timeout(self.timeout.as_millis() as u64));
+            }
             attempt += 1;
             if attempt > self.max_retries {
                 return Err(LlmError::Exhausted {
@@ -224,14 +236,14 @@ impl Backend {
             Ok(response) => response,
             Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
                 return Err(Attempt::Transient {
-                    reason: format!("request failed: {}", error.without_url()),
+                    reason: format!("request failed: {}", describe(error)),
                     retry_after: None,
                 });
             }
             Err(error) => {
                 return Err(Attempt::Fatal(LlmError::Internal(format!(
                     "request failed: {}",
-                    error.without_url()
+                    describe(error)
                 ))));
             }
         };
@@ -251,7 +263,7 @@ impl Backend {
                 Ok(None) => break,
                 Err(error) => {
                     return Err(Attempt::Transient {
-                        reason: format!("reading the response: {}", error.without_url()),
+                        reason: format!("reading the response: {}", describe(error)),
                         retry_after: None,
                     });
                 }
@@ -271,6 +283,23 @@ impl Backend {
         }
         parse_completion(&bytes).map_err(|e| Attempt::Fatal(LlmError::BadPayload(e)))
     }
+}
+
+/// A client error with its causes ("error sending request: client error (Connect): tcp connect
+/// error: Connection refused"): reqwest's own message names none. The URL is left out.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `Retry-After` in seconds (HTTP dates are rare from these servers and are ignored).
@@ -311,7 +340,69 @@ fn jitter() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::{Message, Sampling};
     use super::*;
+
+    fn backend(base_url: &str, timeout_ms: u64) -> Arc<Backend> {
+        let toml = format!(
+            "base_url = \"{base_url}\"\nmodel = \"m\"\ntimeout_ms = {timeout_ms}\nmax_retries = 0"
+        );
+        let config: LlmBackendConfig = toml::from_str(&toml).unwrap();
+        Arc::new(Backend::new("b", &config, None).unwrap())
+    }
+
+    fn request(content: String) -> ChatRequest {
+        ChatRequest {
+            messages: vec![Message {
+                role: "user".into(),
+                content,
+            }],
+            sampling: Sampling {
+                temperature: 0.0,
+                max_tokens: 1,
+                seed: 0,
+                logprobs: false,
+                top_logprobs: 0,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_names_its_cause() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let backend = backend(&format!("http://127.0.0.1:{port}/v1"), 5_000);
+        let error = backend.complete(&request("x".into())).await.unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("after 1 attempts"), "{text}");
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    }
+
+    /// A budget shorter than connecting takes under load: always the timeout, never a connect
+    /// error from a client-side timer racing the deadline (a CI failure once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tiny_budget_is_always_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        // Accepts and never answers.
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let backend = backend(&url, 1);
+        for i in 0..100 {
+            let error = backend
+                .complete(&request(format!("{i}")))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, LlmError::Timeout(1)), "{i}: {error}");
+        }
+        server.abort();
+    }
 
     #[test]
     fn backoff_grows_exponentially_with_bounded_jitter() {
