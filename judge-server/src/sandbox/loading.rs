@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use wasmtime::Engine;
 
+use super::module_cache::DiskCache;
 use super::{
     Exit, Guest, Language, LoadReport, RunLimits, Slot, SnapshotState, WASI_PYTHON_LIB,
     WASI_PYTHON_LIB_GUEST, module_cache, snapshot,
@@ -29,7 +30,7 @@ pub(super) fn wait_while(timeout: Duration, busy: impl Fn() -> bool) {
 pub(super) fn build_python_snapshot_in_background(
     engine: Engine,
     runtime: Vec<u8>,
-    cache_dir: PathBuf,
+    cache: DiskCache,
     slot: Arc<OnceLock<Arc<Guest>>>,
     state: Arc<Mutex<SnapshotState>>,
 ) -> Result<(), String> {
@@ -37,8 +38,8 @@ pub(super) fn build_python_snapshot_in_background(
         .name("moj-python-snapshot".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let built = snapshot::load_or_build(&runtime, &cache_dir).and_then(|wasm| {
-                let loaded = module_cache::load(&engine, &wasm, &cache_dir)?;
+            let built = snapshot::load_or_build(&runtime, &cache).and_then(|wasm| {
+                let loaded = module_cache::load(&engine, &wasm, &cache)?;
                 let sha256 = module_cache::sha256_hex(&runtime);
                 let guest = Guest::python_snapshot(&engine, &loaded.module, sha256)?;
                 self_test(&guest)?;
@@ -107,7 +108,7 @@ pub(super) fn load_in_background(
                 &engine,
                 language,
                 &config.runtime_dir,
-                &config.compiled_cache_dir,
+                &DiskCache::of(&config),
                 wasm,
             );
             *slot.lock().expect("not poisoned") = match loaded {
@@ -141,11 +142,11 @@ pub(super) fn load(
     engine: &Engine,
     language: Language,
     runtime_dir: &Path,
-    cache_dir: &Path,
+    cache: &DiskCache,
     wasm: Vec<u8>,
 ) -> Result<(Guest, LoadReport, Vec<u8>), String> {
     let path: PathBuf = runtime_dir.join(language.runtime_file());
-    let loaded = module_cache::load(engine, &wasm, cache_dir)?;
+    let loaded = module_cache::load(engine, &wasm, cache)?;
     tracing::info!(
         language = language.name(),
         runtime = %path.display(),

@@ -25,6 +25,7 @@ pub use guest::Guest;
 use loading::{
     build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
 };
+use module_cache::DiskCache;
 pub use module_cache::Origin;
 pub use plugins::{InvalidPlugin, PluginSource};
 
@@ -238,7 +239,7 @@ impl Sandbox {
                     &engine,
                     language,
                     &config.runtime_dir,
-                    &config.compiled_cache_dir,
+                    &DiskCache::of(config),
                     wasm,
                 )
             }) {
@@ -251,7 +252,7 @@ impl Sandbox {
                             build_python_snapshot_in_background(
                                 engine.clone(),
                                 wasm,
-                                config.compiled_cache_dir.clone(),
+                                DiskCache::of(config),
                                 Arc::clone(&python_snapshot),
                                 Arc::clone(&python_snapshot_state),
                             )?;
@@ -276,7 +277,7 @@ impl Sandbox {
             python_snapshot_state,
             plugins: plugins::Plugins::new(
                 engine.clone(),
-                config.compiled_cache_dir.clone(),
+                DiskCache::of(config),
                 config.max_memory_mb * 1024 * 1024,
             ),
             queue,

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -16,7 +15,7 @@ use wasmtime::{Engine, ExternType};
 
 use super::engine::TABLE_ELEMENTS;
 use super::guest::Guest;
-use super::module_cache;
+use super::module_cache::{self, DiskCache};
 use super::{Sandbox, SandboxError};
 
 /// Fetches a module's bytes by SHA-256 (`Ok(None)`: no such module).
@@ -33,17 +32,17 @@ pub struct InvalidPlugin(pub String);
 
 pub struct Plugins {
     engine: Engine,
-    cache_dir: PathBuf,
+    cache: DiskCache,
     max_memory_bytes: usize,
     loaded: Mutex<HashMap<String, Arc<Guest>>>,
     source: OnceLock<PluginSource>,
 }
 
 impl Plugins {
-    pub fn new(engine: Engine, cache_dir: PathBuf, max_memory_bytes: usize) -> Plugins {
+    pub fn new(engine: Engine, cache: DiskCache, max_memory_bytes: usize) -> Plugins {
         Plugins {
             engine,
-            cache_dir,
+            cache,
             max_memory_bytes,
             loaded: Mutex::new(HashMap::new()),
             source: OnceLock::new(),
@@ -65,7 +64,7 @@ impl Plugins {
                 "not a WebAssembly binary module (it must start with \\0asm)".into(),
             ));
         }
-        let loaded = module_cache::load(&self.engine, wasm, &self.cache_dir)
+        let loaded = module_cache::load(&self.engine, wasm, &self.cache)
             .map_err(|e| InvalidPlugin(format!("invalid module: {e}")))?;
         for import in loaded.module.imports() {
             if import.module() != "wasi_snapshot_preview1" {

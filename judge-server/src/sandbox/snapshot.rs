@@ -25,7 +25,6 @@
 //! The snapshot is built once per runtime and recipe, in the background, and cached next to the
 //! compiled modules; until it is ready Python runs take the plain `_start` path.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -37,6 +36,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
+
+use super::module_cache::{DiskCache, SNAPSHOT_PREFIX};
 
 /// The only runtime whose function indices are known: VMware's python-3.12.0.wasm.
 pub const SNAPSHOT_RUNTIME_SHA256: &str =
@@ -88,7 +89,7 @@ fn cached_path(cache_dir: &Path, runtime_sha256: &str) -> PathBuf {
     }
     let recipe = hex::encode(recipe.finalize());
     cache_dir.join(format!(
-        "python-snapshot-{}-{}.wasm",
+        "{SNAPSHOT_PREFIX}{}-{}.wasm",
         &runtime_sha256[..16],
         &recipe[..16]
     ))
@@ -97,15 +98,21 @@ fn cached_path(cache_dir: &Path, runtime_sha256: &str) -> PathBuf {
 /// The snapshot module's bytes: from the cache, or built now (seconds: two compilations of a
 /// 26 MB module) and cached. Concurrent builders on one machine wait for each other on a lock
 /// file, so the work is done once.
-pub fn load_or_build(runtime: &[u8], cache_dir: &Path) -> Result<Vec<u8>, String> {
+pub fn load_or_build(runtime: &[u8], cache: &DiskCache) -> Result<Vec<u8>, String> {
     let runtime_sha256 = hex::encode(Sha256::digest(runtime));
     if runtime_sha256 != SNAPSHOT_RUNTIME_SHA256 {
         return Err(format!(
             "no snapshot recipe for the Python runtime with SHA-256 {runtime_sha256}"
         ));
     }
+    let cache_dir = cache.dir();
     let path = cached_path(cache_dir, &runtime_sha256);
-    if let Ok(bytes) = std::fs::read(&path) {
+    let read = |path: &Path| {
+        let bytes = std::fs::read(path).ok()?;
+        cache.touch(path);
+        Some(bytes)
+    };
+    if let Some(bytes) = read(&path) {
         return Ok(bytes);
     }
     std::fs::create_dir_all(cache_dir)
@@ -114,15 +121,13 @@ pub fn load_or_build(runtime: &[u8], cache_dir: &Path) -> Result<Vec<u8>, String
         .map_err(|e| format!("cannot create the snapshot lock file: {e}"))?;
     lock.lock()
         .map_err(|e| format!("cannot lock the snapshot lock file: {e}"))?;
-    if let Ok(bytes) = std::fs::read(&path) {
+    if let Some(bytes) = read(&path) {
         return Ok(bytes); // another process built it while we waited
     }
     let started = Instant::now();
     let bytes = build(runtime)?;
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::File::create(&partial)
-        .and_then(|mut file| file.write_all(&bytes))
-        .and_then(|()| std::fs::rename(&partial, &path))
+    cache
+        .store(&path, &bytes)
         .map_err(|e| format!("cannot cache the snapshot at {}: {e}", path.display()))?;
     tracing::info!(
         path = %path.display(),
