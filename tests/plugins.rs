@@ -130,7 +130,11 @@ async fn plugins_decide_and_misbehaving_plugins_are_errors_on_postgres() {
 
 async fn plugins_decide_and_misbehaving_plugins_are_errors(backend: Backend) {
     let _serial = SERIAL.lock().await;
-    let mut server = server(backend).start();
+    // Two of the seven plugins stay compiled in memory: the others are dropped and loaded
+    // again as the batches go (from the disk cache or the database), verdicts unchanged.
+    let mut server = server(backend)
+        .config("[sandbox]\nmax_loaded_plugins = 2\n")
+        .start();
     register(
         &server,
         "passes",
@@ -179,6 +183,15 @@ async fn plugins_decide_and_misbehaving_plugins_are_errors(backend: Backend) {
     let started = std::time::Instant::now();
     let answer = judge(&server, &names, vec![item.clone()]).await;
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    let again = judge(&server, &names, vec![item.clone()]).await;
+    let outcome = |answer: &JudgeResponse| {
+        answer.results[0]
+            .judges
+            .iter()
+            .map(|v| (v.verdict, v.score))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outcome(&answer), outcome(&again));
     let verdicts = &answer.results[0].judges;
     let by_name = |name: &str| verdicts.iter().find(|v| v.name == name).unwrap();
     let passes = by_name("passes");

@@ -181,6 +181,9 @@ pub struct SandboxConfig {
     pub max_timeout_ms: u64,
     pub max_memory_mb: usize,
     pub max_output_bytes: usize,
+    /// Judge plugins kept compiled in memory; past it the least recently used is dropped (and
+    /// loaded again from the disk cache or the database when it is next used).
+    pub max_loaded_plugins: usize,
     /// Run Python from a pre-initialised snapshot of the interpreter (built once in the
     /// background at first start and cached in `compiled_cache_dir`; runs use the plain
     /// start-up until it is ready). `false`: every run starts CPython from `_start`.
@@ -198,6 +201,7 @@ impl Default for SandboxConfig {
             max_timeout_ms: 120_000,
             max_memory_mb: 1024,
             max_output_bytes: 16 * 1024 * 1024,
+            max_loaded_plugins: 256,
             python_snapshot: true,
         }
     }

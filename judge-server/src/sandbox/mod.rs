@@ -279,6 +279,7 @@ impl Sandbox {
                 engine.clone(),
                 DiskCache::of(config),
                 config.max_memory_mb * 1024 * 1024,
+                config.max_loaded_plugins,
             ),
             queue,
             queue_capacity: config.max_queued_runs,

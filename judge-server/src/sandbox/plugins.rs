@@ -2,8 +2,9 @@
 //!
 //! A module is validated and compiled once (compiled form cached on disk like the runtimes),
 //! checked to import nothing but WASI preview 1 and to export `_start: () -> ()`, and kept in
-//! memory. Modules not yet loaded in this process (after a restart, or uploaded through another
-//! replica) are fetched through the `PluginSource` that the owner of the database installs.
+//! memory, up to `sandbox.max_loaded_plugins` (the least recently used go first). Modules not
+//! loaded in this process (after a restart, evicted, or uploaded through another replica) are
+//! fetched through the `PluginSource` that the owner of the database installs.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,23 +35,69 @@ pub struct Plugins {
     engine: Engine,
     cache: DiskCache,
     max_memory_bytes: usize,
-    loaded: Mutex<HashMap<String, Arc<Guest>>>,
+    loaded: Mutex<Recent<Arc<Guest>>>,
     source: OnceLock<PluginSource>,
 }
 
+/// At most `capacity` values by key; inserting past it drops the one used least recently.
+struct Recent<T> {
+    by_key: HashMap<String, (T, u64)>,
+    clock: u64,
+    capacity: usize,
+}
+
+impl<T: Clone> Recent<T> {
+    fn new(capacity: usize) -> Recent<T> {
+        Recent {
+            by_key: HashMap::new(),
+            clock: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<T> {
+        self.clock += 1;
+        let (value, used) = self.by_key.get_mut(key)?;
+        *used = self.clock;
+        Some(value.clone())
+    }
+
+    fn insert(&mut self, key: String, value: T) {
+        self.clock += 1;
+        self.by_key.insert(key, (value, self.clock));
+        while self.by_key.len() > self.capacity {
+            let oldest = self
+                .by_key
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(key) => self.by_key.remove(&key),
+                None => break,
+            };
+        }
+    }
+}
+
 impl Plugins {
-    pub fn new(engine: Engine, cache: DiskCache, max_memory_bytes: usize) -> Plugins {
+    pub fn new(
+        engine: Engine,
+        cache: DiskCache,
+        max_memory_bytes: usize,
+        max_loaded: usize,
+    ) -> Plugins {
         Plugins {
             engine,
             cache,
             max_memory_bytes,
-            loaded: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(Recent::new(max_loaded)),
             source: OnceLock::new(),
         }
     }
 
+    /// A plugin loaded in this process (runs in flight keep an evicted one alive).
     fn cached(&self, sha256: &str) -> Option<Arc<Guest>> {
-        self.loaded.lock().ok()?.get(sha256).cloned()
+        self.loaded.lock().ok()?.get(sha256)
     }
 
     /// Validates and compiles `wasm` (CPU-heavy: call it off the async executor).
@@ -169,5 +216,25 @@ impl Sandbox {
             )));
         }
         Ok(guest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Recent;
+
+    #[test]
+    fn the_least_recently_used_plugin_is_dropped_past_the_bound() {
+        let mut recent = Recent::new(2);
+        recent.insert("a".into(), 1);
+        recent.insert("b".into(), 2);
+        assert_eq!(recent.get("a"), Some(1));
+        recent.insert("c".into(), 3);
+        assert_eq!(recent.get("b"), None, "b was used least recently");
+        assert_eq!(recent.get("a"), Some(1));
+        assert_eq!(recent.get("c"), Some(3));
+        recent.insert("a".into(), 4);
+        assert_eq!(recent.by_key.len(), 2);
+        assert_eq!(recent.get("a"), Some(4));
     }
 }
