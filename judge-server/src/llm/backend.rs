@@ -123,6 +123,11 @@ impl Backend {
         self.timeout
     }
 
+    /// The error of a call whose budget ran out.
+    fn timed_out(&self) -> LlmError {
+        LlmError::Timeout(self.timeout.as_millis() as u64)
+    }
+
     /// One chat completion. Identical requests in flight at the same time share one call.
     pub async fn complete(self: &Arc<Self>, request: &ChatRequest) -> Outcome {
         let mut body = request.body(&self.model);
@@ -162,12 +167,11 @@ impl Backend {
     /// The call with its retries, all within the backend's timeout.
     async fn call(&self, body: Vec<u8>, tokens: u64) -> Outcome {
         let deadline = Instant::now() + self.timeout;
-        let timeout_ms = self.timeout.as_millis() as u64;
         match tokio::time::timeout_at(deadline, self.call_with_retries(body, tokens, deadline))
             .await
         {
             Ok(outcome) => outcome,
-            Err(_) => Err(LlmError::Timeout(timeout_ms)),
+            Err(_) => Err(self.timed_out()),
         }
     }
 
@@ -199,7 +203,7 @@ impl Backend {
             if Instant::now() >= deadline {
                 // The budget ran out while this attempt failed (a client-side timer firing
                 // with the deadline's): that is the timeout, whatever the attempt reported.
-                return Err(LlmError::Timeout(self.timeout.as_millis() as u64));
+                return Err(self.timed_out());
             }
             attempt += 1;
             if attempt > self.max_retries {

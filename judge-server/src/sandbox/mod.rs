@@ -209,6 +209,7 @@ impl Sandbox {
             max_memory_bytes: config.max_memory_mb * 1024 * 1024,
             max_instances: (workers * 2 + 2) as u32,
         })?;
+        let cache = DiskCache::of(config);
         let mut guests = Vec::with_capacity(Language::ALL.len());
         let mut python_report = None;
         let python_snapshot = Arc::new(OnceLock::new());
@@ -234,15 +235,9 @@ impl Sandbox {
                 guests.push(slot);
                 continue;
             }
-            match read_runtime(language, &config.runtime_dir).and_then(|wasm| {
-                load(
-                    &engine,
-                    language,
-                    &config.runtime_dir,
-                    &DiskCache::of(config),
-                    wasm,
-                )
-            }) {
+            match read_runtime(language, &config.runtime_dir)
+                .and_then(|wasm| load(&engine, language, &config.runtime_dir, &cache, wasm))
+            {
                 Ok((guest, report, wasm)) => {
                     if language == Language::Python {
                         python_report = Some(report);
@@ -252,7 +247,7 @@ impl Sandbox {
                             build_python_snapshot_in_background(
                                 engine.clone(),
                                 wasm,
-                                DiskCache::of(config),
+                                cache.clone(),
                                 Arc::clone(&python_snapshot),
                                 Arc::clone(&python_snapshot_state),
                             )?;
@@ -277,7 +272,7 @@ impl Sandbox {
             python_snapshot_state,
             plugins: plugins::Plugins::new(
                 engine.clone(),
-                DiskCache::of(config),
+                cache,
                 config.max_memory_mb * 1024 * 1024,
                 config.max_loaded_plugins,
             ),

@@ -66,11 +66,7 @@ impl DiskCache {
 
     /// Marks an entry as used now: eviction removes the entries used least recently.
     pub fn touch(&self, path: &Path) {
-        let touched = std::fs::File::options()
-            .write(true)
-            .open(path)
-            .and_then(|file| file.set_modified(SystemTime::now()));
-        if let Err(error) = touched {
+        if let Err(error) = set_modified(path, SystemTime::now()) {
             tracing::debug!(path = %path.display(), %error, "cannot mark a cache entry as used");
         }
     }
@@ -142,6 +138,14 @@ impl DiskCache {
             );
         }
     }
+}
+
+/// Sets a file's modification time (what eviction orders entries by).
+fn set_modified(path: &Path, time: SystemTime) -> std::io::Result<()> {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(time))
 }
 
 /// What this cache writes: compiled modules and Python snapshots. Nothing else in the folder is
@@ -220,9 +224,7 @@ mod tests {
     fn entry(dir: &Path, name: &str, bytes: usize, age_secs: u64) -> PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, vec![0u8; bytes]).unwrap();
-        let file = std::fs::File::options().write(true).open(&path).unwrap();
-        file.set_modified(SystemTime::now() - Duration::from_secs(age_secs))
-            .unwrap();
+        set_modified(&path, SystemTime::now() - Duration::from_secs(age_secs)).unwrap();
         path
     }
 
@@ -293,12 +295,7 @@ mod tests {
             .find(|p| is_entry(p))
             .unwrap();
         let long_ago = SystemTime::now() - Duration::from_secs(3600);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
+        set_modified(&path, long_ago).unwrap();
         let second = load(&engine, &wasm, &cache).unwrap();
         assert_eq!(second.origin, Origin::FromDiskCache);
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
