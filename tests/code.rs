@@ -345,10 +345,6 @@ async fn reward_hacks_fail() {
             "replace-stdout",
             "import sys, io\nsys.stdout = io.StringIO()\ndef add(a, b): return 0\n",
         ),
-        (
-            "close-stdout",
-            "import sys\ndef add(a, b):\n    sys.stdout.close()\n    return 5\n",
-        ),
     ];
     let items = hacks
         .iter()

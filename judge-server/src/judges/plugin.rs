@@ -169,7 +169,11 @@ impl PluginJudge {
                 Judgement::error(format!("the plugin exited with code {code}: {stderr}"))
             }
             Exit::Timeout => Judgement::error(format!(
-                "the plugin timed out after {} ms",
+                "the plugin used up its budget of {} ms",
+                self.config.timeout_ms
+            )),
+            Exit::WallClock => Judgement::error(format!(
+                "the plugin was stopped by the wall-clock safety net after {} ms (host overloaded?)",
                 output.elapsed.as_millis()
             )),
             Exit::OutputLimit => Judgement::error(format!(

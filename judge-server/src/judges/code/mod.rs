@@ -34,7 +34,7 @@ use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
 use crate::sandbox::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
-use harness::{Harness, Invocation, Report, TestOutcome};
+use harness::{Harness, Invocation, Report, TestOutcome, TestRun};
 use moj_code::{Comparison, Extraction, outputs_match};
 use spec::TestSpec;
 
@@ -201,6 +201,7 @@ fn tail(bytes: &[u8]) -> String {
 fn exit_reason(output: &RunOutput, harness: &dyn Harness) -> &'static str {
     match &output.exit {
         Exit::Timeout => "timeout",
+        Exit::WallClock => "wall_clock",
         Exit::OutputLimit => "output_limit",
         Exit::Trap(_) if output.memory_denied => "memory",
         Exit::Trap(_) => "crash",
@@ -214,6 +215,71 @@ fn exit_reason(output: &RunOutput, harness: &dyn Harness) -> &'static str {
         Exit::Code(0) => "ok",
         Exit::Code(_) => "exception",
     }
+}
+
+/// How an assert- or call-style run ended, as one outcome: the report, the exit that explains
+/// a missing or failing report, and what the program printed.
+struct TestsRan {
+    output: RunOutput,
+    report: Option<Report>,
+    program_output: String,
+}
+
+impl TestsRan {
+    /// One instance ran the solution and the tests; the report is on its stdout.
+    fn single(output: RunOutput, nonce: &str, tests: usize) -> TestsRan {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        TestsRan {
+            report: harness::parse_report(&stdout, nonce, tests),
+            program_output: harness::strip_report(&stdout, nonce),
+            output,
+        }
+    }
+
+    /// The solution and the driver ran in two instances; the report is on the driver's
+    /// stderr, and the solution's own output (captured by its side) on the solution's stderr.
+    /// A report that passes everything stands whatever happened after it; otherwise the
+    /// solution's abnormal end (budget, memory, crash) explains the failures, then the
+    /// driver's, and the safety net of either makes it an `error`.
+    fn pair(solution: RunOutput, driver: RunOutput, nonce: &str, tests: usize) -> TestsRan {
+        let report = harness::parse_report(&String::from_utf8_lossy(&driver.stderr), nonce, tests);
+        let all_passed = matches!(&report, Some(Report::Tests(outcomes))
+            if outcomes.iter().all(|o| *o == TestOutcome::Passed));
+        let memory_denied = solution.memory_denied || driver.memory_denied;
+        let exit = if solution.exit == Exit::WallClock || driver.exit == Exit::WallClock {
+            Exit::WallClock
+        } else if all_passed {
+            Exit::Code(0)
+        } else if !matches!(solution.exit, Exit::Code(_)) {
+            solution.exit.clone()
+        } else if !matches!(driver.exit, Exit::Code(0)) {
+            driver.exit.clone()
+        } else {
+            Exit::Code(0)
+        };
+        TestsRan {
+            report,
+            program_output: String::from_utf8_lossy(&solution.stderr).into_owned(),
+            output: RunOutput {
+                exit,
+                stdout: Vec::new(),
+                stderr: driver.stderr,
+                memory_denied,
+                elapsed: solution.elapsed.max(driver.elapsed),
+                fuel_used: solution.fuel_used,
+            },
+        }
+    }
+}
+
+/// The wall-clock safety net ended a run: the host was too slow, which says nothing about the
+/// program, so the verdict is an `error` (never cached) that a retry may turn into a verdict.
+fn wall_clock_error(output: &RunOutput) -> Judgement {
+    Judgement::error(format!(
+        "the run was stopped by the wall-clock safety net after {} ms, before its budget was \
+         used up: the host is overloaded; retry",
+        output.elapsed.as_millis()
+    ))
 }
 
 impl CodeJudge {
@@ -284,19 +350,55 @@ impl CodeJudge {
         spec: &TestSpec,
     ) -> Judgement {
         let nonce = nonce();
-        let Some(invocation) = harness.tests(solution, spec, &nonce) else {
+        let Some(run) = harness.tests(solution, spec, &nonce, self.config.relative_tolerance)
+        else {
             return Judgement::error("internal: no harness for this test format");
         };
-        let output = match self.run(sandbox, harness, invocation).await {
-            Ok(output) => output,
-            Err(error) => return Judgement::error(error.to_string()),
+        let ran = match run {
+            TestRun::Single(invocation) => self
+                .run(sandbox, harness, invocation)
+                .await
+                .map(|output| TestsRan::single(output, &nonce, spec.count())),
+            TestRun::Pair { solution, driver } => {
+                let limits = self.limits();
+                // The driver waits for the solution most of the time (waiting costs no
+                // fuel); its own work gets the same budget again.
+                let driver_limits = RunLimits {
+                    timeout: limits.timeout * 2,
+                    ..limits.clone()
+                };
+                sandbox
+                    .run_pair(
+                        harness.language(),
+                        (&solution.args, limits),
+                        (&driver.args, driver_limits),
+                    )
+                    .await
+                    .map(|(solution, driver)| {
+                        TestsRan::pair(solution, driver, &nonce, spec.count())
+                    })
+            }
         };
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report = harness::parse_report(&stdout, &nonce, spec.count());
+        match ran {
+            Ok(ran) => self.assert_verdict(harness, ran),
+            Err(error) => Judgement::error(error.to_string()),
+        }
+    }
+
+    /// The verdict of an assert- or call-style run from its report and how it ended.
+    fn assert_verdict(&self, harness: &dyn Harness, ran: TestsRan) -> Judgement {
+        let TestsRan {
+            output,
+            report,
+            program_output,
+        } = ran;
+        if output.exit == Exit::WallClock {
+            return wall_clock_error(&output);
+        }
         let mut details = json!({
             "exit": exit_reason(&output, harness),
             "millis": output.elapsed.as_millis() as u64,
-            "stdout_tail": tail(harness::strip_report(&stdout, &nonce).as_bytes()),
+            "stdout_tail": tail(program_output.as_bytes()),
             "stderr_tail": tail(&output.stderr),
         });
         let judgement = match (&output.exit, report) {
@@ -326,10 +428,15 @@ impl CodeJudge {
                 let score = passed as f64 / outcomes.len() as f64;
                 match first_failure {
                     None => Judgement::pass(format!("all {} test(s) passed", outcomes.len())),
-                    Some(TestOutcome::AssertionFailed(_)) => {
+                    Some(TestOutcome::AssertionFailed(message)) => {
                         details["exit"] = json!("assertion");
+                        let first = if message.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!("; first: {}", clip(&message, 300))
+                        };
                         Judgement::fail(format!(
-                            "{failed} of {} test(s) failed an assertion or returned a wrong value",
+                            "{failed} of {} test(s) failed an assertion or returned a wrong value{first}",
                             outcomes.len()
                         ))
                     }
@@ -402,6 +509,9 @@ impl CodeJudge {
                 Ok(output) => output,
                 Err(error) => return Judgement::error(error.to_string()),
             };
+            if output.exit == Exit::WallClock {
+                return wall_clock_error(&output);
+            }
             let stdout = String::from_utf8_lossy(&output.stdout);
             let verdict = match &output.exit {
                 Exit::Code(0) => outputs_match(&stdout, expected, comparison)
@@ -449,6 +559,14 @@ impl CodeJudge {
     }
 }
 
+fn clip(text: &str, chars: usize) -> String {
+    let mut clipped: String = text.chars().take(chars).collect();
+    if clipped.len() < text.len() {
+        clipped.push('…');
+    }
+    clipped
+}
+
 fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .lines()
@@ -462,7 +580,13 @@ fn last_line(bytes: &[u8]) -> String {
 
 fn describe_abnormal(exit: &Exit, output: &RunOutput) -> String {
     match exit {
-        Exit::Timeout => format!("timed out after {} ms", output.elapsed.as_millis()),
+        Exit::Timeout => {
+            "timed out (used up its timeout_ms budget, counted in instructions)".into()
+        }
+        Exit::WallClock => format!(
+            "stopped by the wall-clock safety net after {} ms",
+            output.elapsed.as_millis()
+        ),
         Exit::OutputLimit => "the program exceeded the output limit".into(),
         Exit::Trap(_) if output.memory_denied => "the program exceeded the memory limit".into(),
         Exit::Trap(message) => format!("the interpreter crashed: {message}"),

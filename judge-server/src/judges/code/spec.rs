@@ -14,7 +14,17 @@ use crate::judges::InputError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TestSpec {
     /// Statements run after the solution, each an independent test.
-    Asserts { setup: String, tests: Vec<String> },
+    Asserts {
+        /// Runs before the solution and before the tests (MBPP's imports and setup code).
+        setup: String,
+        /// Trusted code the tests may use, run in the test driver only (HumanEval's prompt:
+        /// helpers such as `poly` that the tests call are the prompt's, not the solution's).
+        prelude: String,
+        /// The function under test, called through the solution even where the prelude
+        /// defines it (HumanEval's `entry_point`).
+        entry_point: Option<String>,
+        tests: Vec<String>,
+    },
     /// Function calls compared with expected values (APPS with `fn_name`).
     Calls {
         function: String,
@@ -90,6 +100,12 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
         }
         return Ok(TestSpec::Asserts {
             setup: String::new(),
+            prelude: metadata
+                .get("prompt")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            entry_point: Some(entry_point.to_owned()),
             tests: vec![format!("{test}\ncheck({entry_point})")],
         });
     }
@@ -103,13 +119,23 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
         if let Some(code) = string(metadata, "test_setup_code")? {
             setup.push_str(code);
         }
-        return non_empty(TestSpec::Asserts { setup, tests }, "test_list");
+        return non_empty(
+            TestSpec::Asserts {
+                setup,
+                prelude: String::new(),
+                entry_point: None,
+                tests,
+            },
+            "test_list",
+        );
     }
     if let Some(unit_tests) = metadata.get("unit_tests") {
         let tests = strings(unit_tests, "unit_tests")?;
         return non_empty(
             TestSpec::Asserts {
                 setup: String::new(),
+                prelude: String::new(),
+                entry_point: None,
                 tests,
             },
             "unit_tests",
@@ -241,7 +267,7 @@ mod tests {
         assert_eq!(human_eval.count(), 1);
         let mbpp = parse(json!({"test_list": ["assert f(1) == 1", "assert f(2) == 4"], "test_imports": ["import math"], "test_setup_code": ""})).unwrap();
         assert!(
-            matches!(&mbpp, TestSpec::Asserts { setup, tests } if setup.starts_with("import math") && tests.len() == 2)
+            matches!(&mbpp, TestSpec::Asserts { setup, tests, .. } if setup.starts_with("import math") && tests.len() == 2)
         );
         assert_eq!(
             parse(json!({"unit_tests": "assert True\nassert 1"}))

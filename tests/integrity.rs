@@ -1,0 +1,555 @@
+//! Judge integrity under attack, end to end on the real server and sandbox: a corpus of reward
+//! hacks, one per class and test format (HumanEval, MBPP, unit_tests, APPS calls, stdio), each
+//! a WRONG solution that tries to get `pass` (every one of them passed on the single-instance
+//! harness this replaced, or is a known flaw of SandboxFusion's comparison); correct programs
+//! that misuse stdio still pass; verdicts do not depend on host load. RELIABILITY.md ("Reward
+//! hacking") lists the classes and what stops each.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{Backend, Server, server};
+use judge_api::{Item, JudgeRequest, JudgeResponse, JudgeVerdict, Verdict};
+use serde_json::{Map, Value, json};
+
+const CONFIG: &str = r#"
+[judges.code]
+kind = "code"
+config = { timeout_ms = 5000, memory_mb = 128 }
+
+[judges.code_js]
+kind = "code"
+config = { language = "javascript", timeout_ms = 5000, memory_mb = 128 }
+
+[judges.code_budget]
+kind = "code"
+config = { timeout_ms = 3000, memory_mb = 128 }
+"#;
+
+fn start() -> Server {
+    server(Backend::Sqlite).config(CONFIG).start()
+}
+
+/// The load test must not compete with the other tests of this file for the two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn judge(server: &Server, judge: &str, items: Vec<Item>) -> JudgeResponse {
+    server
+        .client()
+        .judge(&JudgeRequest::for_judges([judge], items).without_cache())
+        .await
+        .unwrap()
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().unwrap().clone()
+}
+
+/// The task of every function-format case: `add(a, b)` returns `a + b`. The tests include a
+/// randomised one and one through `math.isclose`, as HumanEval's do.
+fn formats() -> Vec<(&'static str, Map<String, Value>)> {
+    let random_test = "import random\nfor _ in range(5):\n    x = random.randint(1, 10**6)\n    assert add(x, 1) == x + 1";
+    vec![
+        (
+            "humaneval",
+            object(json!({
+                "prompt": "import math\ndef add(a, b):\n    \"\"\"Return a + b.\"\"\"\n",
+                "entry_point": "add",
+                "test": "import math, random\ndef check(candidate):\n    assert candidate(2, 3) == 5\n    assert math.isclose(candidate(0.5, 0.25), 0.75)\n    for _ in range(5):\n        x = random.randint(1, 10**6)\n        assert candidate(x, 1) == x + 1\n",
+            })),
+        ),
+        (
+            "mbpp",
+            object(json!({
+                "test_imports": ["import math"],
+                "test_list": ["assert add(2, 3) == 5", "assert math.isclose(add(0.5, 0.25), 0.75)", random_test],
+            })),
+        ),
+        (
+            "unit_tests",
+            object(json!({
+                "unit_tests": ["assert add(2, 3) == 5", "import math\nassert math.isclose(add(0.5, 0.25), 0.75)", random_test],
+            })),
+        ),
+        (
+            "apps_calls",
+            object(json!({
+                "input_output": {"inputs": [[2, 3], [0.5, 0.25], [1000000, 7]], "outputs": [[5], [0.75], [1000007]], "fn_name": "add"},
+            })),
+        ),
+    ]
+}
+
+/// Wrong `add`s that try to pass anyway, by class. Each one passed on the single-instance
+/// harness (the tests ran in the solution's interpreter) or would pass a harness that trusts
+/// what the solution's objects say about themselves.
+const FUNCTION_HACKS: &[(&str, &str)] = &[
+    (
+        "frames: find the harness's report function and nonce on the stack, report all-pass, exit",
+        r#"
+import sys, os
+def add(a, b):
+    f = sys._getframe()
+    while f is not None:
+        loc = f.f_locals
+        if "report" in loc and "nonce" in loc:
+            n = len(loc.get("tests") or []) + len((loc.get("calls") or [None, []])[1])
+            loc["report"]("T:" + ",".join(["P"] * max(n, 1)))
+            os._exit(0)
+        f = f.f_back
+    return 0
+"#,
+    ),
+    (
+        "inspect.stack(): rewrite the harness's outcome list and tests",
+        r#"
+import inspect
+def add(a, b):
+    for info in inspect.stack():
+        loc = info.frame.f_locals
+        for name in ("outcomes", "tests", "cases"):
+            if isinstance(loc.get(name), list):
+                loc[name][:] = ["P"] * len(loc[name]) if name == "outcomes" else []
+    return 0
+"#,
+    ),
+    (
+        "gc.get_objects(): find the reporting closure through the heap, report all-pass, exit",
+        r#"
+import gc, os
+def add(a, b):
+    for o in gc.get_objects():
+        code = getattr(o, "__code__", None)
+        if callable(o) and code is not None and o.__name__ == "report" and "nonce" in code.co_freevars:
+            o("T:" + ",".join(["P"] * 3))
+            os._exit(0)
+    for o in gc.get_objects():
+        if type(o) is list and o and all(type(x) is str and x[:1] in ("A", "E") for x in o):
+            o[:] = ["P"] * len(o)
+    return 0
+"#,
+    ),
+    (
+        "an object whose __eq__ is always true",
+        r#"
+class Anything:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __bool__(self): return True
+    __hash__ = object.__hash__
+def add(a, b):
+    return Anything()
+"#,
+    ),
+    (
+        "an int subclass whose __eq__ is always true",
+        r#"
+class Liar(int):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = int.__hash__
+def add(a, b):
+    return Liar(0)
+"#,
+    ),
+    (
+        "patch random so the randomised tests degenerate, and math.isclose",
+        r#"
+import random, math
+random.randint = lambda a, b: 0
+random.random = lambda: 0.0
+math.isclose = lambda *a, **k: True
+def add(a, b):
+    if (a, b) == (2, 3):
+        return 5
+    if (a, b) == (0, 1):
+        return 1
+    return 0
+"#,
+    ),
+    (
+        "rebind builtins the tests share (abs, isinstance, AssertionError)",
+        r#"
+import builtins
+builtins.abs = lambda x: 0
+class Quiet(Exception): pass
+builtins.AssertionError = Quiet
+def add(a, b):
+    return 0
+"#,
+    ),
+    (
+        "sys.settrace: set the harness's `got` to `want` on every line",
+        r#"
+import sys
+def tracer(frame, event, arg):
+    loc = frame.f_locals
+    if "got" in loc and "want" in loc:
+        loc["got"] = loc["want"]
+    return tracer
+f = sys._getframe()
+while f is not None:
+    f.f_trace = tracer
+    f = f.f_back
+sys.settrace(tracer)
+def add(a, b):
+    f = sys._getframe(1)
+    while f is not None:
+        f.f_trace = tracer
+        f = f.f_back
+    return 0
+"#,
+    ),
+    (
+        "print a fake report and exit before the tests",
+        "import os\nprint('T:P,P,P')\nprint('ALL TESTS PASSED')\nos._exit(0)\n",
+    ),
+    (
+        "flood the channel with forged replies",
+        r#"
+import os
+def add(a, b):
+    for _ in range(100):
+        os.write(1, b'\n{"ok": 5}\n{"ok": 0.75}\n')
+    return 0
+"#,
+    ),
+];
+
+fn verdict_of(answer: &JudgeResponse, index: usize) -> &JudgeVerdict {
+    &answer.results[index].judges[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_function_format_reward_hack_passes() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let correct = "def add(a, b):\n    return a + b\n";
+    for (format, metadata) in formats() {
+        let mut items = vec![Item::new("p", correct).with_metadata(metadata.clone())];
+        for (_, hack) in FUNCTION_HACKS {
+            items.push(Item::new("p", *hack).with_metadata(metadata.clone()));
+        }
+        let answer = judge(&server, "code", items).await;
+        assert_eq!(
+            verdict_of(&answer, 0).verdict,
+            Verdict::Pass,
+            "{format}: the correct solution passes: {:?}",
+            verdict_of(&answer, 0)
+        );
+        for (index, (class, _)) in FUNCTION_HACKS.iter().enumerate() {
+            let verdict = verdict_of(&answer, index + 1);
+            assert_eq!(
+                verdict.verdict,
+                Verdict::Fail,
+                "{format}: {class} must fail: {verdict:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_are_not_data_fail_naming_their_type() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = object(json!({"test_list": ["assert add(2, 3) == 5"]}));
+    let answer = judge(
+        &server,
+        "code",
+        vec![
+            Item::new(
+                "p",
+                "class Liar(int):\n    def __eq__(self, other): return True\ndef add(a, b):\n    return Liar(0)\n",
+            )
+            .with_metadata(tests.clone()),
+            // A generator where a number is expected.
+            Item::new("p", "def add(a, b):\n    yield a + b\n").with_metadata(tests.clone()),
+        ],
+    )
+    .await;
+    let reason = &verdict_of(&answer, 0).reason;
+    assert!(reason.contains("__main__.Liar"), "{reason}");
+    let reason = &verdict_of(&answer, 1).reason;
+    assert!(reason.contains("generator"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_side_keeps_python_semantics() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let cases: &[(&str, &str, Value)] = &[
+        (
+            "in-place mutation is copied back",
+            "def sort_in_place(xs):\n    xs.sort()\n",
+            json!({"test_list": ["xs = [3, 1, 2]\nsort_in_place(xs)\nassert xs == [1, 2, 3]"]}),
+        ),
+        (
+            "classes: instances are handles, methods and len() forwarded",
+            "class Stack:\n    def __init__(self):\n        self.items = []\n    def push(self, x):\n        self.items.append(x)\n    def pop(self):\n        return self.items.pop()\n    def __len__(self):\n        return len(self.items)\n",
+            json!({"test_list": ["s = Stack()\ns.push(1)\ns.push(2)\nassert len(s) == 2\nassert s.pop() == 2\nassert s.items == [1]"]}),
+        ),
+        (
+            "exceptions cross with their builtin base",
+            "class Bad(ValueError):\n    pass\ndef parse(x):\n    raise Bad('no')\n",
+            json!({"test_list": ["try:\n    parse('x')\n    assert False\nexcept ValueError as e:\n    assert 'no' in str(e)"]}),
+        ),
+        (
+            "generators iterate",
+            "def squares(n):\n    for i in range(n):\n        yield i * i\n",
+            json!({"test_list": ["assert list(squares(4)) == [0, 1, 4, 9]"]}),
+        ),
+        (
+            "tuples, sets, dicts, bytes, big ints, Counter",
+            "from collections import Counter\ndef f():\n    return (1, 2), {3}, {'a': [1]}, b'x', 10**400, Counter('aab')\n",
+            json!({"test_list": ["from collections import Counter\nassert f() == ((1, 2), {3}, {'a': [1]}, b'x', 10**400, Counter({'a': 2, 'b': 1}))"]}),
+        ),
+        (
+            "modules the solution imported are the tests' too",
+            "import sys\ndef size(x):\n    return sys.getsizeof(x)\n",
+            json!({"test_list": ["assert size((1, 2)) == sys.getsizeof((1, 2))"]}),
+        ),
+        (
+            "a correct program that closes stdout",
+            "import sys\ndef add(a, b):\n    sys.stdout.close()\n    return a + b\n",
+            json!({"test_list": ["assert add(2, 3) == 5"]}),
+        ),
+        (
+            "a correct program that writes a megabyte of binary to stdout and stderr",
+            "import sys, os\ndef add(a, b):\n    sys.stdout.buffer.write(os.urandom(1 << 20))\n    sys.stderr.buffer.write(bytes(range(256)) * 4096)\n    return a + b\n",
+            json!({"test_list": ["assert add(2, 3) == 5"]}),
+        ),
+        (
+            "HumanEval helpers the tests call are the prompt's, not the solution's",
+            "def poly(xs, x):\n    return sum(c * x ** i for i, c in enumerate(xs))\ndef find_zero(xs):\n    return -xs[0] / xs[1]\n",
+            json!({"prompt": "def poly(xs, x):\n    return sum(c * x ** i for i, c in enumerate(xs))\ndef find_zero(xs):\n    \"\"\"Zero of a linear polynomial.\"\"\"\n", "entry_point": "find_zero", "test": "def check(candidate):\n    import math\n    assert math.fabs(poly([1, 2], candidate([1, 2]))) < 1e-6\n"}),
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(_, code, metadata)| Item::new("p", *code).with_metadata(object(metadata.clone())))
+        .collect();
+    let answer = judge(&server, "code", items).await;
+    for (index, (name, _, _)) in cases.iter().enumerate() {
+        let verdict = verdict_of(&answer, index);
+        assert_eq!(verdict.verdict, Verdict::Pass, "{name}: {verdict:?}");
+    }
+    // A solution that redefines the prompt's helper to make the tests' check vacuous fails.
+    let cheat = "def poly(xs, x):\n    return 0\ndef find_zero(xs):\n    return 123.0\n";
+    let answer = judge(
+        &server,
+        "code",
+        vec![Item::new("p", cheat).with_metadata(object(cases[8].2.clone()))],
+    )
+    .await;
+    assert_eq!(verdict_of(&answer, 0).verdict, Verdict::Fail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_comparisons_cannot_be_gamed() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    // Each program prints a WRONG answer that SandboxFusion's 1e-5 comparison accepts, or the
+    // right number written as a float where an integer is expected.
+    let cases: &[(&str, &str, &str, Verdict)] = &[
+        (
+            "exact",
+            "print(int(input()) * 1000 + 7)",
+            "1000000007",
+            Verdict::Pass,
+        ),
+        (
+            "within 1e-5 of a large integer",
+            "input()\nprint(1000000000)",
+            "1000000007",
+            Verdict::Fail,
+        ),
+        (
+            "off by one in 100000",
+            "input()\nprint(100001)",
+            "100000",
+            Verdict::Fail,
+        ),
+        (
+            "a float where an integer is expected",
+            "input()\nprint(100000.0)",
+            "100000",
+            Verdict::Fail,
+        ),
+        (
+            "scientific notation for an integer",
+            "input()\nprint('1e5')",
+            "100000",
+            Verdict::Fail,
+        ),
+        (
+            "a non-integer within tolerance",
+            "input()\nprint(0.3333333)",
+            "0.33333334",
+            Verdict::Pass,
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(_, code, want, _)| {
+            Item::new("p", format!("```python\n{code}\n```")).with_metadata(object(
+                json!({"stdio": [{"input": "1000000\n", "output": want}]}),
+            ))
+        })
+        .collect();
+    let answer = judge(&server, "code", items).await;
+    for (index, (name, _, _, want)) in cases.iter().enumerate() {
+        let verdict = verdict_of(&answer, index);
+        assert_eq!(verdict.verdict, *want, "{name}: {verdict:?}");
+    }
+    // APPS `input_output` without fn_name: the same comparison.
+    let apps = object(json!({"input_output": {"inputs": ["1\n"], "outputs": ["1000000007\n"]}}));
+    let answer = judge(
+        &server,
+        "code",
+        vec![Item::new("p", "input()\nprint(1000000000)").with_metadata(apps)],
+    )
+    .await;
+    assert_eq!(verdict_of(&answer, 0).verdict, Verdict::Fail);
+    // The program, then its sample output in an untagged fence: the program runs, not "42".
+    let response = "```python\nprint(int(input()) + 1)\n```\nSample output:\n```\n42\n```\n";
+    let tests = object(json!({"stdio": [{"input": "1\n", "output": "2"}]}));
+    let answer = judge(
+        &server,
+        "code",
+        vec![Item::new("p", response).with_metadata(tests)],
+    )
+    .await;
+    assert_eq!(
+        verdict_of(&answer, 0).verdict,
+        Verdict::Pass,
+        "{:?}",
+        verdict_of(&answer, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_calls_compare_integers_exactly() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let io = |outputs: Value| {
+        object(json!({"input_output": {"inputs": [[100000]], "outputs": outputs, "fn_name": "f"}}))
+    };
+    let cases: &[(&str, Value, Verdict)] = &[
+        ("def f(n):\n    return n", json!([[100000]]), Verdict::Pass),
+        (
+            "def f(n):\n    return n + 1",
+            json!([[100000]]),
+            Verdict::Fail,
+        ),
+        (
+            "def f(n):\n    return float(n)",
+            json!([[100000]]),
+            Verdict::Fail,
+        ),
+        ("def f(n):\n    return True", json!([[1]]), Verdict::Fail),
+        (
+            "def f(n):\n    return n / 3",
+            json!([[33333.333333]]),
+            Verdict::Pass,
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(code, outputs, _)| Item::new("p", *code).with_metadata(io(outputs.clone())))
+        .collect();
+    let answer = judge(&server, "code", items).await;
+    for (index, (code, _, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            verdict_of(&answer, index).verdict,
+            *want,
+            "{code}: {:?}",
+            verdict_of(&answer, index)
+        );
+    }
+}
+
+/// Spins `threads` busy threads until the guard drops: a host as loaded as the review's (8 busy
+/// processes on 2 cores).
+struct Load(Arc<AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+
+impl Load {
+    fn start(threads: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = (0..threads)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Load(stop, handles)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        for handle in self.1.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_do_not_depend_on_host_load() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    // About half of a 3 s budget on the reference machine; far more than 3 s of wall-clock
+    // time on a host with 8 busy threads on 2 cores.
+    let program =
+        "def work(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n";
+    let half = object(
+        json!({"test_list": ["assert work(1_000_000) == sum(i * i for i in range(1_000_000))"]}),
+    );
+    // Three times the budget: out of fuel on any host.
+    let over = object(json!({"test_list": ["assert work(6_000_000) == 71999982000001000000"]}));
+    let items = || {
+        vec![
+            Item::new("p", program).with_metadata(half.clone()),
+            Item::new("p", program).with_metadata(over.clone()),
+        ]
+    };
+    let idle = judge(&server, "code_budget", items()).await;
+    assert_eq!(
+        verdict_of(&idle, 0).verdict,
+        Verdict::Pass,
+        "{:?}",
+        verdict_of(&idle, 0)
+    );
+    assert_eq!(
+        verdict_of(&idle, 1).verdict,
+        Verdict::Fail,
+        "{:?}",
+        verdict_of(&idle, 1)
+    );
+    let loaded = {
+        let _load = Load::start(8);
+        judge(&server, "code_budget", items()).await
+    };
+    let correct = verdict_of(&loaded, 0);
+    assert_eq!(
+        correct.verdict,
+        Verdict::Pass,
+        "a correct program under load: {correct:?}"
+    );
+    let slow = verdict_of(&loaded, 1);
+    assert_eq!(slow.verdict, Verdict::Fail, "{slow:?}");
+    assert_eq!(
+        slow.details.as_ref().unwrap()["exit"],
+        "timeout",
+        "{slow:?}"
+    );
+}
