@@ -322,26 +322,22 @@ impl Catalog {
             });
         }
         let _writer = self.writer.lock().await;
-        // Ask the database, not the snapshot: another replica may have added a task.
-        let users: Vec<String> = self
-            .db
-            .list_tasks()
-            .await?
-            .into_iter()
-            .filter(|task| task.judges.iter().any(|j| j == name))
-            .map(|task| task.name)
-            .collect();
-        if !users.is_empty() {
-            return Err(CatalogError::InUse {
-                name: name.into(),
-                tasks: users,
-            });
-        }
-        if !self.db.delete_judge(name).await? {
-            return Err(CatalogError::NotFound {
-                what: "judge",
-                name: name.into(),
-            });
+        // Ask the database, not the snapshot, in the transaction that deletes: another replica
+        // may be adding a task that uses this judge right now.
+        match self.db.delete_judge_unless_used(name).await? {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(CatalogError::NotFound {
+                    what: "judge",
+                    name: name.into(),
+                });
+            }
+            Err(tasks) => {
+                return Err(CatalogError::InUse {
+                    name: name.into(),
+                    tasks,
+                });
+            }
         }
         self.update(|snapshot| {
             snapshot.judges.remove(name);
@@ -389,12 +385,34 @@ impl Catalog {
                 name: name.clone(),
             });
         }
-        self.db
-            .upsert_task(&StoredTask {
-                name: name.to_owned(),
-                judges: definition.judges.clone(),
-            })
-            .await?;
+        // The API judges it names must still exist when the task is written (checked in the
+        // same transaction: a replica may be deleting one of them).
+        let api_judges: Vec<String> = definition
+            .judges
+            .iter()
+            .filter(|j| !self.config_judges.contains_key(j.as_str()))
+            .cloned()
+            .collect();
+        let stored = StoredTask {
+            name: name.to_owned(),
+            judges: definition.judges.clone(),
+        };
+        if let Err(missing) = self
+            .db
+            .upsert_task_if_judges_exist(&stored, &api_judges)
+            .await?
+        {
+            self.reload_locked().await?;
+            let index = definition
+                .judges
+                .iter()
+                .position(|j| missing.contains(j))
+                .unwrap_or(0);
+            return Err(CatalogError::UnknownJudge {
+                index,
+                name: definition.judges[index].clone(),
+            });
+        }
         let entry = Arc::new(TaskEntry {
             name: name.to_owned(),
             judges: definition.judges,

@@ -55,6 +55,10 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub batches_in_flight: Gauge,
     pub rejected_busy: Counter,
+    /// Sandbox runs executing now (set when `/metrics` is read).
+    pub sandbox_runs_running: Gauge,
+    /// Sandbox runs waiting for a worker (set when `/metrics` is read).
+    pub sandbox_runs_queued: Gauge,
 }
 
 impl Default for Metrics {
@@ -78,6 +82,8 @@ impl Metrics {
             queue_depth: Gauge::default(),
             batches_in_flight: Gauge::default(),
             rejected_busy: Counter::default(),
+            sandbox_runs_running: Gauge::default(),
+            sandbox_runs_queued: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -129,6 +135,16 @@ impl Metrics {
             "batches_in_flight",
             "Batches being scored",
             metrics.batches_in_flight.clone(),
+        );
+        registry.register(
+            "sandbox_runs_running",
+            "Sandbox runs executing (a dropped request's runs stop)",
+            metrics.sandbox_runs_running.clone(),
+        );
+        registry.register(
+            "sandbox_runs_queued",
+            "Sandbox runs waiting for a worker",
+            metrics.sandbox_runs_queued.clone(),
         );
         registry.register(
             "rejected_busy",

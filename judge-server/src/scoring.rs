@@ -131,7 +131,9 @@ impl Scorer {
             }
         }
 
-        // Run every judge on its misses, concurrently.
+        // Run every judge on its misses, concurrently, in this batch's own lane of the sandbox
+        // queue (batches take turns there).
+        let lane = next_lane();
         let running: Vec<_> = judges
             .iter()
             .zip(&work)
@@ -139,13 +141,16 @@ impl Scorer {
                 let entry = Arc::clone(entry);
                 let batch: Vec<Arc<Item>> = todo.iter().map(|&i| Arc::clone(&items[i])).collect();
                 let timeout = self.judge_timeout;
-                tokio::spawn(async move { run_judge(&entry, &batch, timeout).await })
+                Running(tokio::spawn(crate::sandbox::queue::LANE.scope(
+                    lane,
+                    async move { run_judge(&entry, &batch, timeout).await },
+                )))
             })
             .collect();
         let mut fresh: Vec<(Key, &'static str, Judgement)> = Vec::new();
-        for (j, handle) in running.into_iter().enumerate() {
+        for (j, mut handle) in running.into_iter().enumerate() {
             let entry = &judges[j];
-            let judgements = match handle.await {
+            let judgements = match (&mut handle.0).await {
                 Ok(judgements) => judgements,
                 Err(error) => {
                     vec![Judgement::error(format!("judge crashed: {error}")); work[j].len()]
@@ -206,6 +211,24 @@ impl Scorer {
         }
         stats.micros = started.elapsed().as_micros() as u64;
         JudgeResponse { results, stats }
+    }
+}
+
+/// A fresh lane per batch (lane 0 is for runs outside any batch).
+fn next_lane() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LANES: AtomicU64 = AtomicU64::new(1);
+    LANES.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A judge's task on a batch, aborted when dropped: a client that hangs up drops the request's
+/// future, and with it every judge still working for it (queued sandbox runs are removed,
+/// running ones interrupted, rule judges told to stop: see `judges/sandboxed.rs`, `rule.rs`).
+struct Running<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Running<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -120,7 +120,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = crate::connection::serve(
         listener,
         api::router(app),
-        Duration::from_millis(config.limits.header_read_timeout_ms),
+        crate::connection::Deadlines {
+            header_read: Duration::from_millis(config.limits.header_read_timeout_ms),
+            response_write: Duration::from_millis(config.limits.response_write_timeout_ms),
+        },
         stop.clone(),
     );
     let mut server = tokio::spawn(server);

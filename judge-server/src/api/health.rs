@@ -87,6 +87,11 @@ fn not_ready(message: String) -> ApiError {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if let Some(sandbox) = &app.catalog.context().sandbox {
+        let load = sandbox.load();
+        app.metrics.sandbox_runs_running.set(load.running as i64);
+        app.metrics.sandbox_runs_queued.set(load.queued as i64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -53,7 +53,7 @@ pub async fn score(
         )
         .at(format!("items[{}].{}", invalid.index, invalid.error.field))
     })?;
-    let _permit = app.admission.admit().await.map_err(|busy| {
+    let _permit = app.admission.admit(request.items.len()).await.map_err(|busy| {
         let why = match busy {
             Busy::QueueFull => "too many batches are waiting",
             Busy::WaitedTooLong => "no scoring slot became free in time (limits.queue_timeout_ms)",

@@ -37,10 +37,12 @@ impl CachedVerdict {
         CachedVerdict {
             verdict: stored.verdict,
             score: stored.score,
-            reason: stored.reason,
+            // Rows stored before verdicts were bounded are bounded on the way out.
+            reason: crate::judges::clip_reason(stored.reason),
             details: stored
                 .details
-                .and_then(|text| serde_json::from_str(&text).ok()),
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .map(crate::judges::bounded_details),
         }
     }
 }
@@ -53,8 +55,39 @@ pub struct Lookup {
     pub failed: bool,
 }
 
+/// The in-memory LRU, bounded by entries and by bytes.
+struct Memory {
+    entries: LruCache<Key, CachedVerdict>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Memory {
+    /// What an entry costs: its key, its fixed fields, its reason and its details as JSON.
+    fn cost(verdict: &CachedVerdict) -> usize {
+        let details = verdict
+            .details
+            .as_ref()
+            .map_or(0, |d| serde_json::to_string(d).map_or(0, |s| s.len()));
+        std::mem::size_of::<Key>() + std::mem::size_of::<CachedVerdict>() + verdict.reason.len() + details
+    }
+
+    fn put(&mut self, key: Key, verdict: CachedVerdict) {
+        self.bytes += Memory::cost(&verdict);
+        if let Some((_, old)) = self.entries.push(key, verdict) {
+            self.bytes -= Memory::cost(&old);
+        }
+        while self.bytes > self.max_bytes {
+            match self.entries.pop_lru() {
+                Some((_, old)) => self.bytes -= Memory::cost(&old),
+                None => break,
+            }
+        }
+    }
+}
+
 pub struct VerdictCache {
-    memory: Option<Mutex<LruCache<Key, CachedVerdict>>>,
+    memory: Option<Mutex<Memory>>,
     db: Database,
     metrics: Arc<Metrics>,
     db_timeout: Duration,
@@ -64,7 +97,15 @@ pub struct VerdictCache {
 impl VerdictCache {
     pub fn new(config: &CacheConfig, db: Database, metrics: Arc<Metrics>) -> VerdictCache {
         VerdictCache {
-            memory: NonZeroUsize::new(config.memory_entries).map(|n| Mutex::new(LruCache::new(n))),
+            memory: NonZeroUsize::new(config.memory_entries)
+                .filter(|_| config.memory_max_mb > 0)
+                .map(|n| {
+                    Mutex::new(Memory {
+                        entries: LruCache::new(n),
+                        bytes: 0,
+                        max_bytes: config.memory_max_mb << 20,
+                    })
+                }),
             db,
             metrics,
             db_timeout: Duration::from_millis(config.db_timeout_ms.max(1)),
@@ -80,7 +121,7 @@ impl VerdictCache {
             Some(memory) => {
                 let mut memory = memory.lock().expect("cache lock");
                 for key in keys {
-                    match memory.get(key) {
+                    match memory.entries.get(key) {
                         Some(hit) => {
                             lookup.found.insert(*key, hit.clone());
                         }
@@ -244,6 +285,39 @@ pub fn spawn_pruner(cache: Arc<VerdictCache>, config: &CacheConfig, mut shutdown
             }
         }
     });
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    fn verdict(details_bytes: usize) -> CachedVerdict {
+        CachedVerdict {
+            verdict: Verdict::Pass,
+            score: None,
+            reason: String::new(),
+            details: Some(Value::String("x".repeat(details_bytes))),
+        }
+    }
+
+    #[test]
+    fn the_memory_cache_is_bounded_in_bytes() {
+        let mut memory = Memory {
+            entries: LruCache::new(NonZeroUsize::new(1_000).unwrap()),
+            bytes: 0,
+            max_bytes: 100_000,
+        };
+        for i in 0..200u8 {
+            memory.put([i; 32], verdict(4_000));
+        }
+        assert!(memory.bytes <= 100_000, "{}", memory.bytes);
+        assert!(memory.entries.len() < 30, "{}", memory.entries.len());
+        assert!(memory.entries.contains(&[199u8; 32]), "the newest stays");
+        // Replacing an entry does not count it twice.
+        let before = memory.bytes;
+        memory.put([199u8; 32], verdict(4_000));
+        assert_eq!(memory.bytes, before);
+    }
 }
 
 #[cfg(test)]

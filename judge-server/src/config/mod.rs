@@ -75,6 +75,12 @@ pub struct Limits {
     pub max_metadata_bytes: usize,
     /// Batches scored at the same time.
     pub max_concurrent_batches: usize,
+    /// Batches of at most this many items are small: they have slots of their own
+    /// (`max_concurrent_small_batches`), so big batches, however many, never hold every slot
+    /// and a one-item request is not refused behind them.
+    pub small_batch_items: usize,
+    /// Small batches scored at the same time, besides `max_concurrent_batches`.
+    pub max_concurrent_small_batches: usize,
     /// Batches allowed to wait for a slot; beyond that the server answers 503 with Retry-After.
     pub max_queued_batches: usize,
     /// How long a batch may wait for a slot before the server answers 503.
@@ -87,6 +93,9 @@ pub struct Limits {
     pub header_read_timeout_ms: u64,
     /// A client must send a request's whole body within this time, or gets a 408.
     pub body_read_timeout_ms: u64,
+    /// A response write may wait this long for a client that does not read before the
+    /// connection is closed.
+    pub response_write_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -99,11 +108,14 @@ impl Default for Limits {
             max_field_bytes: 1024 * 1024,
             max_metadata_bytes: 1024 * 1024,
             max_concurrent_batches: 4 * cores,
+            small_batch_items: 8,
+            max_concurrent_small_batches: 4 * cores,
             max_queued_batches: 256,
             queue_timeout_ms: 30_000,
             judge_timeout_ms: 120_000,
             header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 60_000,
+            response_write_timeout_ms: 30_000,
             max_judge_config_bytes: 1024 * 1024,
         }
     }
@@ -116,6 +128,9 @@ pub struct CacheConfig {
     pub enabled: bool,
     /// Entries of the in-memory LRU in front of the database (0 disables it).
     pub memory_entries: usize,
+    /// Bytes the in-memory LRU may hold (reasons and details counted), in MiB: whichever of
+    /// the two bounds is reached first evicts the least recently used entries.
+    pub memory_max_mb: usize,
     /// Verdicts older than this are pruned (0 keeps them forever).
     pub max_age_secs: u64,
     pub prune_interval_secs: u64,
@@ -130,6 +145,7 @@ impl Default for CacheConfig {
         CacheConfig {
             enabled: true,
             memory_entries: 200_000,
+            memory_max_mb: 256,
             max_age_secs: 30 * 24 * 3600,
             prune_interval_secs: 3600,
             outage_log_interval_secs: 30,
@@ -341,6 +357,10 @@ impl Config {
             ("limits.max_field_bytes", l.max_field_bytes),
             ("limits.max_metadata_bytes", l.max_metadata_bytes),
             ("limits.max_concurrent_batches", l.max_concurrent_batches),
+            (
+                "limits.max_concurrent_small_batches",
+                l.max_concurrent_small_batches,
+            ),
             ("limits.max_judge_config_bytes", l.max_judge_config_bytes),
         ] {
             if value == 0 {
@@ -351,6 +371,10 @@ impl Config {
             ("limits.judge_timeout_ms", l.judge_timeout_ms),
             ("limits.header_read_timeout_ms", l.header_read_timeout_ms),
             ("limits.body_read_timeout_ms", l.body_read_timeout_ms),
+            (
+                "limits.response_write_timeout_ms",
+                l.response_write_timeout_ms,
+            ),
         ] {
             if value == 0 {
                 bail!("{name} must be at least 1");

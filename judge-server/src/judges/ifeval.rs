@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
-    parse_config,
+    Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -38,19 +38,53 @@ enum ModeName {
 struct IfevalConfig {
     #[serde(default)]
     mode: ModeName,
+    /// Most instructions one item may carry (IFEval's prompts have 1-6): each costs a pass over
+    /// the response (eight in loose mode), so an item with hundreds is refused (4xx) instead of
+    /// costing seconds of CPU.
+    #[serde(default = "default_max_instructions")]
+    max_instructions: usize,
+}
+
+fn default_max_instructions() -> usize {
+    32
 }
 
 struct IfevalJudge {
     fingerprint: Fingerprint,
     mode: ModeName,
+    max_instructions: usize,
 }
 
 fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: IfevalConfig = parse_config(config)?;
+    if config.max_instructions == 0 {
+        return Err(ConfigError {
+            field: "config.max_instructions".into(),
+            message: "must be at least 1".into(),
+        });
+    }
     Ok(super::on_blocking_pool(IfevalJudge {
         fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
         mode: config.mode,
+        max_instructions: config.max_instructions,
     }))
+}
+
+impl IfevalJudge {
+    fn instructions(&self, item: &Item) -> Result<Vec<Instruction>, InputError> {
+        let instructions = instructions(item)?;
+        if instructions.len() > self.max_instructions {
+            return Err(InputError {
+                field: "metadata.instruction_id_list".into(),
+                message: format!(
+                    "{} instructions; this judge takes at most {} per item (config max_instructions)",
+                    instructions.len(),
+                    self.max_instructions
+                ),
+            });
+        }
+        Ok(instructions)
+    }
 }
 
 fn instructions(item: &Item) -> Result<Vec<Instruction>, InputError> {
@@ -74,11 +108,11 @@ impl RuleJudge for IfevalJudge {
     }
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        instructions(item).map(drop)
+        self.instructions(item).map(drop)
     }
 
-    fn judge(&self, item: &Item) -> Judgement {
-        let instructions = match instructions(item) {
+    fn judge(&self, item: &Item, stop: &Stop) -> Judgement {
+        let instructions = match self.instructions(item) {
             Ok(instructions) => instructions,
             Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
@@ -86,7 +120,11 @@ impl RuleJudge for IfevalJudge {
             ModeName::Strict => Mode::Strict,
             ModeName::Loose => Mode::Loose,
         };
-        let results = moj_ifeval::check(&item.response, &instructions);
+        let Some(results) =
+            moj_ifeval::check_unless_stopped(&item.response, &instructions, &|| stop.requested())
+        else {
+            return Stop::stopped();
+        };
         let holds = |r: &moj_ifeval::InstructionResult| match mode {
             Mode::Strict => r.strict,
             Mode::Loose => r.loose,

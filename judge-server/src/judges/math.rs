@@ -13,7 +13,7 @@ use moj_math::{MathConfig, Outcome};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
     parse_config,
 };
 
@@ -44,6 +44,22 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
 fn gold(item: &Item) -> Result<String, InputError> {
     match item.metadata.get("answer") {
         Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
+        // JSON integers beyond 64 bits arrive as floats, their low digits lost: refuse them
+        // instead of judging against a different number.
+        Some(Value::Number(number))
+            if number.is_f64()
+                && number
+                    .as_f64()
+                    .is_some_and(|x| x.fract() == 0.0 && x.abs() >= 9_007_199_254_740_992.0) =>
+        {
+            Err(InputError {
+                field: "metadata.answer".into(),
+                message: format!(
+                    "the number {number} is not exact as JSON (integers above 2^64 are read as \
+                     floats, losing digits); give the answer as a string"
+                ),
+            })
+        }
         Some(Value::Number(number)) => Ok(number.to_string()),
         Some(_) => Err(InputError {
             field: "metadata.answer".into(),
@@ -65,7 +81,7 @@ impl RuleJudge for MathJudge {
         gold(item).map(drop)
     }
 
-    fn judge(&self, item: &Item) -> Judgement {
+    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
         let gold = match gold(item) {
             Ok(gold) => gold,
             Err(error) => return Judgement::error(error.message),
@@ -74,21 +90,20 @@ impl RuleJudge for MathJudge {
             Outcome::Equivalent { extracted } => {
                 Judgement::pass(format!("{extracted:?} matches the reference"))
                     .with_score(1.0)
-                    .with_details(json!({"extracted": extracted, "answer": gold}))
+                    .with_details(json!({"extracted": extracted}))
             }
             Outcome::NotEquivalent { extracted, reason } => Judgement::fail(format!(
                 "{extracted:?} does not match the reference: {reason}"
             ))
             .with_score(0.0)
-            .with_details(json!({"extracted": extracted, "answer": gold})),
+            .with_details(json!({"extracted": extracted})),
             Outcome::NoAnswer => Judgement::fail("no final answer found in the response")
-                .with_score(0.0)
-                .with_details(json!({"answer": gold})),
+                .with_score(0.0),
             Outcome::Unverifiable { extracted, reason } => Judgement::fail(format!(
                 "the answer {extracted:?} could not be verified: {reason}"
             ))
             .with_score(0.0)
-            .with_details(json!({"extracted": extracted, "answer": gold, "unverifiable": true})),
+            .with_details(json!({"extracted": extracted, "unverifiable": true})),
         }
     }
 }

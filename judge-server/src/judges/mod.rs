@@ -24,8 +24,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use crate::cache::key::canonical_json;
-pub use judgement::Judgement;
-pub use rule::{RuleJudge, on_blocking_pool};
+pub use judgement::{Judgement, bounded_details, clip_reason};
+pub use rule::{RuleJudge, Stop, on_blocking_pool};
 
 /// Every judge kind this server can build. The only place that knows them all.
 pub const KINDS: &[KindSpec] = &[

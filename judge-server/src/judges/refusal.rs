@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, parse_config,
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -247,7 +247,7 @@ impl RuleJudge for RefusalJudge {
         &self.fingerprint
     }
 
-    fn judge(&self, item: &Item) -> Judgement {
+    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
         let (refused, why, details) = if item.response.trim().is_empty() {
             let refused = self.config.empty_is_refusal;
             (

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, parse_config,
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -193,7 +193,7 @@ impl RuleJudge for RegexJudge {
         &self.fingerprint
     }
 
-    fn judge(&self, item: &Item) -> Judgement {
+    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
         let mut text = item.response.as_str();
         let mut details = serde_json::Map::new();
         if let Some(extractor) = &self.extract {
@@ -271,7 +271,7 @@ mod tests {
     }
 
     fn verdict(config: Value, response: &str) -> Verdict {
-        judge(config).judge(&Item::new("p", response)).verdict
+        judge(config).judge(&Item::new("p", response), &Stop::default()).verdict
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
             verdict(config.clone(), "answer: yes ... answer: no"),
             Verdict::Fail
         );
-        let judgement = judge(config).judge(&Item::new("p", "no answer here"));
+        let judgement = judge(config).judge(&Item::new("p", "no answer here"), &Stop::default());
         assert_eq!(judgement.verdict, Verdict::Fail);
         assert!(judgement.reason.contains("nothing to extract"));
         let first = json!({"extract": {"pattern": "answer: (?P<word>\\w+)", "group": "word", "occurrence": "first"}, "must_match": ["^yes$"]});

@@ -5,6 +5,7 @@
 //! never stalls the async workers that serve other requests.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -22,7 +23,38 @@ pub trait RuleJudge: Send + Sync + 'static {
         Ok(())
     }
 
-    fn judge(&self, item: &Item) -> Judgement;
+    /// Judges one item. A judge whose work can explode (long responses, many instructions)
+    /// asks `stop` in its loops and answers `Judgement::error` when it says to stop.
+    fn judge(&self, item: &Item, stop: &Stop) -> Judgement;
+}
+
+/// Set when nobody waits for a batch any more (the request was dropped, or the judge's timeout
+/// passed): rule judges on the blocking pool, which cannot be aborted, check it and stop.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn request(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// The judgement of an item whose work was stopped (never cached; nobody reads it).
+    pub fn stopped() -> Judgement {
+        Judgement::error("stopped: the request was cancelled or the judge's timeout passed")
+    }
+}
+
+/// Requests the stop when the batch's future is dropped.
+struct StopOnDrop(Stop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.request();
+    }
 }
 
 /// Wraps a rule judge as a [`Judge`].
@@ -32,12 +64,15 @@ pub fn on_blocking_pool<R: RuleJudge>(rule: R) -> Arc<dyn Judge> {
 
 struct BlockingJudge<R>(Arc<R>);
 
-fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>]) -> Vec<Judgement> {
+fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>], stop: &Stop) -> Vec<Judgement> {
     items
         .iter()
         .map(|item| {
+            if stop.requested() {
+                return Stop::stopped();
+            }
             let start = Instant::now();
-            let mut judgement = rule.judge(item);
+            let mut judgement = rule.judge(item, stop);
             judgement.micros = start.elapsed().as_micros() as u64;
             judgement
         })
@@ -62,12 +97,14 @@ impl<R: RuleJudge> Judge for BlockingJudge<R> {
             1
         };
         let chunk_len = items.len().div_ceil(chunks).max(1);
+        let stop = StopOnDrop(Stop::default());
         let tasks: Vec<_> = items
             .chunks(chunk_len)
             .map(|chunk| {
                 let rule = Arc::clone(&self.0);
                 let chunk = chunk.to_vec();
-                tokio::task::spawn_blocking(move || judge_timed(rule.as_ref(), &chunk))
+                let stop = stop.0.clone();
+                tokio::task::spawn_blocking(move || judge_timed(rule.as_ref(), &chunk, &stop))
             })
             .collect();
         let mut judgements = Vec::with_capacity(items.len());

@@ -5,7 +5,8 @@
 //!
 //! One engine per process; each guest compiled once (cached on disk) and pre-instantiated;
 //! every run gets a fresh store. Runs execute on a fixed pool of worker threads (one async
-//! executor each) fed by a bounded queue: when the queue is full, `run` fails with `Busy`.
+//! executor each) fed by a bounded queue that is fair between batches (`queue.rs`): when the
+//! queue is full, `run` fails with `Busy`.
 
 mod engine;
 mod fuel;
@@ -13,9 +14,9 @@ mod guest;
 mod loading;
 mod module_cache;
 mod plugins;
+pub mod queue;
 mod snapshot;
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -174,8 +175,10 @@ pub struct Sandbox {
     python_snapshot: Arc<OnceLock<Arc<Guest>>>,
     python_snapshot_state: Arc<Mutex<SnapshotState>>,
     plugins: plugins::Plugins,
-    queue: SyncSender<Job>,
+    queue: Arc<queue::FairQueue<Job>>,
     queue_capacity: usize,
+    /// Runs executing now (a cancelled run stops counting when it stops).
+    running: Arc<std::sync::atomic::AtomicUsize>,
     pub workers: usize,
     limits: SandboxConfig,
 }
@@ -272,10 +275,9 @@ impl Sandbox {
                 }
             }
         }
-        let (queue, jobs) = sync_channel::<Job>(config.max_queued_runs);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let queue = Arc::new(queue::FairQueue::new(config.max_queued_runs));
         for index in 0..workers {
-            spawn_worker(index, Arc::clone(&jobs))?;
+            spawn_worker(index, Arc::clone(&queue))?;
         }
         let sandbox = Sandbox {
             guests,
@@ -289,10 +291,19 @@ impl Sandbox {
             ),
             queue,
             queue_capacity: config.max_queued_runs,
+            running: Arc::default(),
             workers,
             limits: config.clone(),
         };
         Ok((sandbox, python_report))
+    }
+
+    /// Runs executing and waiting now.
+    pub fn load(&self) -> Load {
+        Load {
+            running: self.running.load(std::sync::atomic::Ordering::Relaxed),
+            queued: self.queue.len(),
+        }
     }
 
     /// The configured upper bounds (judge configs are checked against them).
@@ -474,22 +485,35 @@ impl Sandbox {
     }
 
     /// Queues `work` for a worker and waits for its result (`Busy` when the queue is full).
+    /// Dropping the returned future cancels the work: a queued run never starts, a running one
+    /// stops at the guest's next epoch tick.
     async fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> BoxFuture<Result<T, SandboxError>> + Send + 'static,
     ) -> Result<T, SandboxError> {
-        let (reply, result) = oneshot::channel();
+        let (mut reply, result) = oneshot::channel();
+        let running = Arc::clone(&self.running);
         let job: Job = Box::new(move || {
             Box::pin(async move {
-                let _ = reply.send(work().await);
+                // Nobody waits any more (the request was dropped while this run was queued):
+                // do not start it.
+                if reply.is_closed() {
+                    return;
+                }
+                let _running = Running::count(running);
+                // Dropped while running: the guest is interrupted at its next epoch tick (the
+                // run's future, its store and instance with it, are dropped).
+                let output = tokio::select! {
+                    output = work() => Some(output),
+                    () = reply.closed() => None,
+                };
+                if let Some(output) = output {
+                    let _ = reply.send(output);
+                }
             })
         });
-        match self.queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(SandboxError::Busy(self.queue_capacity)),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(SandboxError::Internal("the sandbox workers stopped".into()));
-            }
+        if self.queue.push(queue::current_lane(), job).is_err() {
+            return Err(SandboxError::Busy(self.queue_capacity));
         }
         result.await.unwrap_or_else(|_| {
             Err(SandboxError::Internal(
@@ -499,7 +523,37 @@ impl Sandbox {
     }
 }
 
-fn spawn_worker(index: usize, jobs: Arc<Mutex<Receiver<Job>>>) -> Result<(), String> {
+/// What the sandbox is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    pub running: usize,
+    pub queued: usize,
+}
+
+/// Counts a run as executing while alive.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    fn count(counter: Arc<std::sync::atomic::AtomicUsize>) -> Running {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Running(counter)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for Sandbox {
+    /// The workers end with the sandbox.
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+fn spawn_worker(index: usize, jobs: Arc<queue::FairQueue<Job>>) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -507,12 +561,7 @@ fn spawn_worker(index: usize, jobs: Arc<Mutex<Receiver<Job>>>) -> Result<(), Str
     std::thread::Builder::new()
         .name(format!("moj-sandbox-{index}"))
         .spawn(move || {
-            loop {
-                let job = match jobs.lock() {
-                    Ok(receiver) => receiver.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = job else { return };
+            while let Some(job) = jobs.pop() {
                 runtime.block_on(job());
             }
         })

@@ -425,3 +425,83 @@ async fn calibrate_fuel() {
         }
     }
 }
+
+/// Where a test run's time goes: single runs vs pairs of trivial programs vs pairs that
+/// exchange lines (`cargo test -p judge-server --lib pair_costs -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn pair_costs() {
+    let sandbox = sandbox();
+    let _ = snapshot_guest();
+    let args = |code: &str| vec!["-c".to_owned(), code.to_owned()];
+    let n = 40;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        sandbox.run(Language::Python, &args("pass"), Vec::new(), limits(5_000)).await.unwrap();
+    }
+    println!("single `pass`: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        sandbox
+            .run_pair(Language::Python, (&args("pass"), limits(5_000)), (&args("pass"), limits(5_000)))
+            .await
+            .unwrap();
+    }
+    println!("pair of `pass`: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+    let ping = "import sys\nfor i in range(20):\n    sys.stdout.write('x\\n'); sys.stdout.flush(); sys.stdin.readline()\n";
+    let pong = "import sys\nfor i in range(20):\n    sys.stdin.readline(); sys.stdout.write('y\\n'); sys.stdout.flush()\n";
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let (a, b) = sandbox
+            .run_pair(Language::Python, (&args(ping), limits(5_000)), (&args(pong), limits(5_000)))
+            .await
+            .unwrap();
+        assert_eq!(a.exit, Exit::Code(0), "{}", text(&a.stderr));
+        assert_eq!(b.exit, Exit::Code(0), "{}", text(&b.stderr));
+    }
+    println!("pair, 20 round trips: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+    let phases = r#"
+import time, sys
+t = time.perf_counter()
+import json
+for i in range(100):
+    json.loads(json.dumps({"op": "call", "name": "f", "args": [1, 2], "kwargs": []}))
+t1 = time.perf_counter()
+for i in range(100):
+    class A:
+        def f(self): pass
+        def g(self): pass
+t2 = time.perf_counter()
+import io
+for i in range(100):
+    io.TextIOWrapper(io.BufferedWriter(io.BytesIO()), write_through=True)
+t3 = time.perf_counter()
+m = sys.modules["_moj_driver"]
+for i in range(10):
+    exec(compile("x = 1", "<t>", "exec"), {})
+t4 = time.perf_counter()
+print("json round trip %.3f ms, class %.3f ms, TextIOWrapper %.3f ms, tiny exec %.3f ms, json C: %s" % ((t1-t)*10, (t2-t1)*10, (t3-t2)*10, (t4-t3)*100, type(json.decoder.scanstring).__module__))
+"#;
+    let out = sandbox.run(Language::Python, &args(phases), Vec::new(), limits(5_000)).await.unwrap();
+    println!("{} {}", text(&out.stdout), text(&out.stderr));
+    let stub = r#"
+import sys, time
+t = time.perf_counter()
+sys.modules["_moj_solution_side"]._moj_serve("\x1eP ", "", "def f(x):\n    return x + 1\n")
+open(2, "w", closefd=False).write("solution side %.2f ms\n" % ((time.perf_counter() - t) * 1000))
+"#;
+    let driver = r#"
+import sys, time
+t = time.perf_counter()
+sys.modules["_moj_driver"]._moj_drive("N", "\x1eP ", "", "", [], ["for i in range(10):\n    assert f(i) == i + 1"], None, 1e-5)
+open(2, "w", closefd=False).write("driver %.2f ms\n" % ((time.perf_counter() - t) * 1000))
+"#;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (a, b) = sandbox
+            .run_pair(Language::Python, (&args(stub), limits(5_000)), (&args(driver), limits(5_000)))
+            .await
+            .unwrap();
+        println!("harness pair {:.2} ms: {} | {} | fuel {} + {}", started.elapsed().as_secs_f64() * 1e3, text(&a.stderr).trim(), text(&b.stderr).trim(), a.fuel_used, b.fuel_used);
+    }
+}

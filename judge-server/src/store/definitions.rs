@@ -113,4 +113,126 @@ impl Database {
         });
         Ok(done > 0)
     }
+
+    /// Stores `task` if every API judge it names (`api_judges`) exists, checked and written in
+    /// one transaction that holds those judges' rows (PostgreSQL `FOR SHARE`; SQLite's write
+    /// lock), so a replica deleting one of them at the same time either waits and then sees
+    /// the task (`delete_judge_unless_used`), or deletes first and this finds the judge gone.
+    /// `Err(missing)` names the judges that do not exist.
+    pub async fn upsert_task_if_judges_exist(
+        &self,
+        task: &StoredTask,
+        api_judges: &[String],
+    ) -> Result<Result<(), Vec<String>>, sqlx::Error> {
+        let judges = serde_json::to_string(&task.judges).expect("strings serialise");
+        let missing = |found: Vec<String>| -> Vec<String> {
+            api_judges
+                .iter()
+                .filter(|name| !found.contains(name))
+                .cloned()
+                .collect()
+        };
+        match self {
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let found: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM judges WHERE name = ANY($1) FOR SHARE")
+                        .bind(api_judges)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let missing = missing(found);
+                if !missing.is_empty() {
+                    return Ok(Err(missing));
+                }
+                sqlx::query(UPSERT_TASK)
+                    .bind(&task.name)
+                    .bind(&judges)
+                    .bind(now_unix())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut found = Vec::new();
+                for name in api_judges {
+                    let exists: Option<String> =
+                        sqlx::query_scalar("SELECT name FROM judges WHERE name = $1")
+                            .bind(name)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    found.extend(exists);
+                }
+                let missing = missing(found);
+                if !missing.is_empty() {
+                    return Ok(Err(missing));
+                }
+                sqlx::query(UPSERT_TASK)
+                    .bind(&task.name)
+                    .bind(&judges)
+                    .bind(now_unix())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Deletes an API judge unless a task names it, in one transaction that holds the judge's
+    /// row (see `upsert_task_if_judges_exist`). `Ok(Ok(existed))`, or `Ok(Err(tasks))` naming
+    /// the tasks that use it.
+    pub async fn delete_judge_unless_used(
+        &self,
+        name: &str,
+    ) -> Result<Result<bool, Vec<String>>, sqlx::Error> {
+        let users = |tasks: Vec<(String, String)>| -> Vec<String> {
+            tasks
+                .into_iter()
+                .filter(|(_, judges)| {
+                    serde_json::from_str::<Vec<String>>(judges)
+                        .map_or(true, |judges| judges.iter().any(|j| j == name))
+                })
+                .map(|(task, _)| task)
+                .collect()
+        };
+        macro_rules! guarded_delete {
+            ($tx:ident, $lock:expr) => {{
+                let exists: Option<String> = sqlx::query_scalar($lock)
+                    .bind(name)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                if exists.is_none() {
+                    return Ok(Ok(false));
+                }
+                let tasks: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, judges FROM tasks ORDER BY name")
+                        .fetch_all(&mut *$tx)
+                        .await?;
+                let users = users(tasks);
+                if !users.is_empty() {
+                    return Ok(Err(users));
+                }
+                sqlx::query("DELETE FROM judges WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *$tx)
+                    .await?;
+                $tx.commit().await?;
+            }};
+        }
+        match self {
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                guarded_delete!(tx, "SELECT name FROM judges WHERE name = $1 FOR UPDATE");
+            }
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                guarded_delete!(tx, "SELECT name FROM judges WHERE name = $1");
+            }
+        }
+        Ok(Ok(true))
+    }
 }
+
+const UPSERT_TASK: &str = "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, updated_at = excluded.updated_at";

@@ -115,6 +115,17 @@ impl InstructionResult {
 /// Checks every instruction on the response, in both modes (one result per instruction, in
 /// order; an id that occurs twice gives two results).
 pub fn check(response: &str, instructions: &[Instruction]) -> Vec<InstructionResult> {
+    check_unless_stopped(response, instructions, &|| false).expect("never stopped")
+}
+
+/// [`check`], asking `stop` before each check of an instruction on a variant of the response:
+/// `None` as soon as it says yes (a judge whose request was dropped or timed out stops burning
+/// CPU within one instruction check).
+pub fn check_unless_stopped(
+    response: &str,
+    instructions: &[Instruction],
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<InstructionResult>> {
     let strict_ok = !py::strip(response).is_empty();
     // Loose mode tries the other variants; identical or blank ones need no second look.
     let variants = loose::variants(response);
@@ -124,18 +135,29 @@ pub fn check(response: &str, instructions: &[Instruction]) -> Vec<InstructionRes
             others.push(v);
         }
     }
-    instructions
-        .iter()
-        .map(|ins| {
-            let strict = strict_ok && ins.check_following(response);
-            let loose = strict || others.iter().any(|v| ins.check_following(v));
-            InstructionResult {
-                id: ins.id().to_string(),
-                strict,
-                loose,
+    let mut results = Vec::with_capacity(instructions.len());
+    for ins in instructions {
+        if stop() {
+            return None;
+        }
+        let strict = strict_ok && ins.check_following(response);
+        let mut loose = strict;
+        for variant in &others {
+            if loose {
+                break;
             }
-        })
-        .collect()
+            if stop() {
+                return None;
+            }
+            loose = ins.check_following(variant);
+        }
+        results.push(InstructionResult {
+            id: ins.id().to_string(),
+            strict,
+            loose,
+        });
+    }
+    Some(results)
 }
 
 /// Whether every instruction passed in `mode` (IFEval's prompt-level verdict).

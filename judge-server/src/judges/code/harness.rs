@@ -189,14 +189,16 @@ fn python_programs(
     // which it does anyway).
     let prefix = format!("\u{1e}{nonce}R ");
     let solution_program = format!(
-        "{SOLUTION_SIDE}_moj_serve({}, {}, {})\n",
+        "{}._moj_serve({}, {}, {})\n",
+        harness_module("_moj_solution_side", SOLUTION_SIDE),
         literal(&prefix),
         literal(setup),
         literal(solution)
     );
     let must_proxy = serde_json::to_string(&must_proxy).expect("JSON");
     let driver_program = format!(
-        "{DRIVER}_moj_drive({}, {}, {}, {}, {must_proxy}, [{}], {calls}, {})\n",
+        "{}._moj_drive({}, {}, {}, {}, {must_proxy}, [{}], {calls}, {})\n",
+        harness_module("_moj_driver", DRIVER),
         literal(nonce),
         literal(&prefix),
         literal(setup),
@@ -205,6 +207,22 @@ fn python_programs(
         float_literal(relative_tolerance),
     );
     Some((solution_program, driver_program))
+}
+
+/// A Python expression for the harness module `name`: the one the pre-initialised CPython
+/// defined at start-up (`sandbox::PRELOADED_MODULES`, compiled once), else `source` compiled
+/// now (no snapshot, or CPython 3.15). Only names starting with `_moj` are bound in `__main__`,
+/// and the solution runs in a namespace of its own.
+fn harness_module(name: &str, source: &str) -> String {
+    format!(
+        "import sys as _moj_sys\n\
+         _moj_harness = _moj_sys.modules.get({name:?})\n\
+         if _moj_harness is None:\n    \
+             _moj_harness = type(_moj_sys)({name:?})\n    \
+             exec(compile({}, {name:?}, 'exec'), _moj_harness.__dict__)\n\
+         _moj_harness",
+        literal(source)
+    )
 }
 
 /// A Python float literal (finite: the config is checked).
