@@ -64,9 +64,19 @@ async fn hostile_requests_are_answered_not_crashed(backend: Backend) {
              "metadata": {"answer": nasty, nasty: [1e308, -1e308, 123456789012345678901234567890u128.to_string()]}},
             {"prompt": [{"role": nasty, "content": nasty}], "response": "The final answer is 1e999999999",
              "metadata": {"answer": "99999999999999999999999999999999999999999999999999"}},
-            {"response": "\u{0}", "metadata": {"answer": 123456789012345678901234567890.0}},
+            {"response": "\u{0}", "metadata": {"answer": "123456789012345678901234567890"}},
         ]
     });
+    // The same gold answer as a JSON number: past 2^64 it arrives as a float, its digits lost,
+    // so the math judge refuses it (naming the field) instead of judging against another number.
+    let lossy = json!({"judges": ["math_answer"], "items": [
+        {"response": "The final answer is 123456789012345678901234567890",
+         "metadata": {"answer": 123456789012345678901234567890.0}},
+    ]});
+    let (status, body) = post_with_key(&server, lossy.to_string()).await;
+    assert_handled("a lossy number", status, &body);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "items[0].metadata.answer", "{body}");
     for round in 0..2 {
         let (status, body) = post_with_key(&server, request.to_string()).await;
         assert_handled("nasty fields", status, &body);

@@ -562,7 +562,13 @@ async fn verdicts_do_not_depend_on_host_load() {
 fn gauge(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("{name} is missing from /metrics"))
 }
 
@@ -592,7 +598,8 @@ async fn a_dropped_connection_cancels_its_batch() {
                 .with_metadata(object(json!({"test_list": ["assert f() is None"]})))
         })
         .collect();
-    let body = serde_json::to_vec(&JudgeRequest::for_judges(["slow"], items).without_cache()).unwrap();
+    let body =
+        serde_json::to_vec(&JudgeRequest::for_judges(["slow"], items).without_cache()).unwrap();
     let address = server.base.trim_start_matches("http://").to_owned();
     let mut client = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -609,8 +616,16 @@ async fn a_dropped_connection_cancels_its_batch() {
         gauge(m, "moj_sandbox_runs_running") == 0.0 && gauge(m, "moj_sandbox_runs_queued") == 0.0
     })
     .await;
-    assert_eq!(gauge(&idle, "moj_sandbox_runs_running"), 0.0, "runs still going: {idle}");
-    assert_eq!(gauge(&idle, "moj_sandbox_runs_queued"), 0.0, "runs still queued: {idle}");
+    assert_eq!(
+        gauge(&idle, "moj_sandbox_runs_running"),
+        0.0,
+        "runs still going: {idle}"
+    );
+    assert_eq!(
+        gauge(&idle, "moj_sandbox_runs_queued"),
+        0.0,
+        "runs still queued: {idle}"
+    );
     assert_eq!(gauge(&idle, "moj_batches_in_flight"), 0.0, "{idle}");
     // The next request is served at once, not after the abandoned minute-long runs.
     let quick = Item::new("p", "def f():\n    return None\n")
@@ -632,14 +647,19 @@ async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metric
     // A connection that never sends a byte is closed after the header deadline.
     let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
     let mut buffer = [0u8; 16];
-    let read = tokio::time::timeout(std::time::Duration::from_secs(20), silent.read(&mut buffer)).await;
-    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the silent connection stays open: {read:?}");
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(20), silent.read(&mut buffer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the silent connection stays open: {read:?}"
+    );
     // Invented methods share one label: 300 of them leave /metrics about as big as one does.
     let send_method = |method: String| {
         let address = address.clone();
         async move {
             let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-            let request = format!("{method} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let request =
+                format!("{method} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             stream.write_all(request.as_bytes()).await.unwrap();
             let mut answer = Vec::new();
             let _ = stream.read_to_end(&mut answer).await;
@@ -653,12 +673,19 @@ async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metric
         send_method(format!("FOO{i}")).await;
     }
     let after = common::metrics(&server).await;
-    assert!(after.len() < before + 200, "{} -> {} bytes", before, after.len());
+    assert!(
+        after.len() < before + 200,
+        "{} -> {} bytes",
+        before,
+        after.len()
+    );
     assert!(!after.contains("FOO1"), "an invented method became a label");
     // A client that asks for a big answer (ids are echoed) and never reads it is disconnected
     // after the write deadline; the server keeps serving others meanwhile.
     let big = "x".repeat(1_500_000);
-    let items: Vec<Item> = (0..16).map(|i| Item::new("p", "r").with_id(format!("{i}{big}"))).collect();
+    let items: Vec<Item> = (0..16)
+        .map(|i| Item::new("p", "r").with_id(format!("{i}{big}")))
+        .collect();
     let body = serde_json::to_vec(&JudgeRequest::for_judges(["anything"], items)).unwrap();
     let mut hoarder = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -668,7 +695,11 @@ async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metric
     hoarder.write_all(head.as_bytes()).await.unwrap();
     hoarder.write_all(&body).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let health = common::http().get(server.url("/healthz")).send().await.unwrap();
+    let health = common::http()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     // Reading now gets what was buffered, then the end: the server closed the connection
     // (without the deadline it would resume writing and keep the connection open).
@@ -679,8 +710,16 @@ async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metric
     )
     .await;
     assert!(read.is_ok(), "the unread connection was not closed");
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..answer.len().min(300)]));
-    assert!(answer.len() < body.len(), "the whole answer was sent: {} bytes", answer.len());
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..answer.len().min(300)])
+    );
+    assert!(
+        answer.len() < body.len(),
+        "the whole answer was sent: {} bytes",
+        answer.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -695,8 +734,13 @@ async fn a_flood_of_big_batches_does_not_refuse_a_small_one() {
     let slow = |n: usize, tag: &str| -> Vec<Item> {
         (0..n)
             .map(|i| {
-                Item::new(format!("{tag}{i}"), "import time\ndef f():\n    return sum(range(2_000_000))\n")
-                    .with_metadata(object(json!({"test_list": ["assert f() == 1999999000000"]})))
+                Item::new(
+                    format!("{tag}{i}"),
+                    "import time\ndef f():\n    return sum(range(2_000_000))\n",
+                )
+                .with_metadata(object(
+                    json!({"test_list": ["assert f() == 1999999000000"]}),
+                ))
             })
             .collect()
     };
@@ -716,7 +760,12 @@ async fn a_flood_of_big_batches_does_not_refuse_a_small_one() {
     wait_for_metrics(&server, 30, |m| gauge(m, "moj_batches_in_flight") >= 1.0).await;
     // A one-item request is admitted and answered while the flood is still running.
     let single = judge(&server, "code", slow(1, "single")).await;
-    assert_eq!(verdict_of(&single, 0).verdict, Verdict::Pass, "{:?}", verdict_of(&single, 0));
+    assert_eq!(
+        verdict_of(&single, 0).verdict,
+        Verdict::Pass,
+        "{:?}",
+        verdict_of(&single, 0)
+    );
     let still = floods.iter().any(|f| !f.is_finished());
     assert!(still, "the single item waited for the flood to end");
     for flood in floods {

@@ -15,13 +15,14 @@ async fn a_saturated_server_answers_503_with_retry_after() {
             r#"
 [judges.slow]
 kind = "python"
-config = { timeout_ms = 20000, source = "import time\ndef judge(prompt, response, metadata):\n    time.sleep(3)\n    return True\n" }
+config = { timeout_ms = 20000, source = "import time\ndef judge(prompt, response, metadata):\n    t = time.time()\n    while time.time() < t + 3:\n        pass\n    return True\n" }
 
 [judges.fast]
 kind = "refusal"
 "#,
         )
         .env("MOJ_LIMITS_MAX_CONCURRENT_BATCHES", "1")
+        .env("MOJ_LIMITS_MAX_CONCURRENT_SMALL_BATCHES", "1")
         .env("MOJ_LIMITS_MAX_QUEUED_BATCHES", "0")
         .start();
     let slow_body =

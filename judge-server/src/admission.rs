@@ -77,7 +77,7 @@ impl Admission {
                 self.metrics.queue_depth.inc();
                 let waited =
                     tokio::time::timeout(self.wait_timeout, Arc::clone(slots).acquire_owned())
-                .await;
+                        .await;
                 self.waiting.fetch_sub(1, Ordering::SeqCst);
                 self.metrics.queue_depth.dec();
                 match waited {

@@ -57,13 +57,18 @@ pub async fn serve(
                 let service = TowerToHyperService::new(router.clone());
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
+                let mut stopping = stop.clone();
                 tokio::spawn(async move {
                     // The first byte within the header deadline (the HTTP version detection
-                    // below waits for bytes without one).
+                    // below waits for bytes without one); a shutdown closes the connection.
                     let mut first = [0u8; 1];
-                    match tokio::time::timeout(header_read_timeout, stream.peek(&mut first)).await {
-                        Ok(Ok(n)) if n > 0 => {}
-                        _ => return,
+                    tokio::select! {
+                        peeked = tokio::time::timeout(header_read_timeout, stream.peek(&mut first)) => {
+                            if !matches!(peeked, Ok(Ok(n)) if n > 0) {
+                                return;
+                            }
+                        }
+                        _ = stopping.wait() => return,
                     }
                     let io = TokioIo::new(WriteDeadline::new(stream, response_write));
                     let connection = builder.serve_connection_with_upgrades(io, service);
@@ -188,7 +193,9 @@ mod tests {
         let mut writer = WriteDeadline::new(writer, Duration::from_millis(50));
         let reading = tokio::spawn(async move {
             let mut sink = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut sink).await.map(|_| sink.len())
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut sink)
+                .await
+                .map(|_| sink.len())
         });
         writer.write_all(&vec![7u8; 1 << 16]).await.unwrap();
         writer.shutdown().await.unwrap();

@@ -141,10 +141,11 @@ impl Scorer {
                 let entry = Arc::clone(entry);
                 let batch: Vec<Arc<Item>> = todo.iter().map(|&i| Arc::clone(&items[i])).collect();
                 let timeout = self.judge_timeout;
-                Running(tokio::spawn(crate::sandbox::queue::LANE.scope(
-                    lane,
-                    async move { run_judge(&entry, &batch, timeout).await },
-                )))
+                Running(tokio::spawn(
+                    crate::sandbox::queue::LANE.scope(lane, async move {
+                        run_judge(&entry, &batch, timeout).await
+                    }),
+                ))
             })
             .collect();
         let mut fresh: Vec<(Key, &'static str, Judgement)> = Vec::new();

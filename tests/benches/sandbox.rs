@@ -193,7 +193,9 @@ fn main() {
             .build()
             .unwrap();
         let http = runtime.block_on(http_items_per_sec(200));
-        println!("HTTP: {http:.1} HumanEval-sized items/s through POST /v1/judge (code judge, cache bypassed, 200 items)");
+        println!(
+            "HTTP: {http:.1} HumanEval-sized items/s through POST /v1/judge (code judge, cache bypassed, 200 items)"
+        );
         return;
     }
     let runs: usize = std::env::var("MOJ_BENCH_RUNS")

@@ -53,13 +53,19 @@ pub async fn score(
         )
         .at(format!("items[{}].{}", invalid.index, invalid.error.field))
     })?;
-    let _permit = app.admission.admit(request.items.len()).await.map_err(|busy| {
-        let why = match busy {
-            Busy::QueueFull => "too many batches are waiting",
-            Busy::WaitedTooLong => "no scoring slot became free in time (limits.queue_timeout_ms)",
-        };
-        ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
-    })?;
+    let _permit = app
+        .admission
+        .admit(request.items.len())
+        .await
+        .map_err(|busy| {
+            let why = match busy {
+                Busy::QueueFull => "too many batches are waiting",
+                Busy::WaitedTooLong => {
+                    "no scoring slot became free in time (limits.queue_timeout_ms)"
+                }
+            };
+            ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
+        })?;
     Ok(Json(
         app.scorer
             .score(&judges, request.items, request.cache)

@@ -69,7 +69,10 @@ impl Memory {
             .details
             .as_ref()
             .map_or(0, |d| serde_json::to_string(d).map_or(0, |s| s.len()));
-        std::mem::size_of::<Key>() + std::mem::size_of::<CachedVerdict>() + verdict.reason.len() + details
+        std::mem::size_of::<Key>()
+            + std::mem::size_of::<CachedVerdict>()
+            + verdict.reason.len()
+            + details
     }
 
     fn put(&mut self, key: Key, verdict: CachedVerdict) {

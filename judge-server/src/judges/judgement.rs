@@ -144,12 +144,17 @@ mod tests {
         assert!(details["tests"].as_array().unwrap().last().unwrap()["more"].is_number());
         // Small details are untouched.
         let small = json!({"exit": "ok", "tests": [{"outcome": "pass"}]});
-        assert_eq!(Judgement::pass("ok").with_details(small.clone()).details, Some(small));
+        assert_eq!(
+            Judgement::pass("ok").with_details(small.clone()).details,
+            Some(small)
+        );
         // Nothing fits: a note instead.
         let wide: serde_json::Map<String, Value> =
             (0..100_000).map(|i| (format!("k{i}"), json!(i))).collect();
         let noted = bounded(Value::Object(
-            [("a".to_owned(), Value::Object(wide))].into_iter().collect(),
+            [("a".to_owned(), Value::Object(wide))]
+                .into_iter()
+                .collect(),
         ));
         assert!(size(&noted) <= MAX_DETAILS_BYTES);
     }

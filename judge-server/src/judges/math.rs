@@ -13,8 +13,8 @@ use moj_math::{MathConfig, Outcome};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
-    parse_config,
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
+    Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -97,8 +97,9 @@ impl RuleJudge for MathJudge {
             ))
             .with_score(0.0)
             .with_details(json!({"extracted": extracted})),
-            Outcome::NoAnswer => Judgement::fail("no final answer found in the response")
-                .with_score(0.0),
+            Outcome::NoAnswer => {
+                Judgement::fail("no final answer found in the response").with_score(0.0)
+            }
             Outcome::Unverifiable { extracted, reason } => Judgement::fail(format!(
                 "the answer {extracted:?} could not be verified: {reason}"
             ))

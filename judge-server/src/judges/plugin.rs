@@ -169,7 +169,7 @@ impl PluginJudge {
                 Judgement::error(format!("the plugin exited with code {code}: {stderr}"))
             }
             Exit::Timeout => Judgement::error(format!(
-                "the plugin used up its budget of {} ms",
+                "the plugin timed out: it used up its budget of {} ms",
                 self.config.timeout_ms
             )),
             Exit::WallClock => Judgement::error(format!(

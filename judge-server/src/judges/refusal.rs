@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop, parse_config,
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
+    parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop, parse_config,
+    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
+    parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -271,7 +272,9 @@ mod tests {
     }
 
     fn verdict(config: Value, response: &str) -> Verdict {
-        judge(config).judge(&Item::new("p", response), &Stop::default()).verdict
+        judge(config)
+            .judge(&Item::new("p", response), &Stop::default())
+            .verdict
     }
 
     #[test]

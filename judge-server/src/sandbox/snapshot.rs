@@ -85,7 +85,10 @@ pub const PRELOADED_MODULES: &[(&str, &str)] = &[
         "_moj_solution_side",
         include_str!("../judges/code/python_solution.py"),
     ),
-    ("_moj_driver", include_str!("../judges/code/python_driver.py")),
+    (
+        "_moj_driver",
+        include_str!("../judges/code/python_driver.py"),
+    ),
 ];
 
 /// The initialisation program: `BOOTSTRAP` after defining `PRELOADED_MODULES`.

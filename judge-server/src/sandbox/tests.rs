@@ -437,29 +437,49 @@ async fn pair_costs() {
     let n = 40;
     let started = std::time::Instant::now();
     for _ in 0..n {
-        sandbox.run(Language::Python, &args("pass"), Vec::new(), limits(5_000)).await.unwrap();
-    }
-    println!("single `pass`: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
-    let started = std::time::Instant::now();
-    for _ in 0..n {
         sandbox
-            .run_pair(Language::Python, (&args("pass"), limits(5_000)), (&args("pass"), limits(5_000)))
+            .run(Language::Python, &args("pass"), Vec::new(), limits(5_000))
             .await
             .unwrap();
     }
-    println!("pair of `pass`: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "single `pass`: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        sandbox
+            .run_pair(
+                Language::Python,
+                (&args("pass"), limits(5_000)),
+                (&args("pass"), limits(5_000)),
+            )
+            .await
+            .unwrap();
+    }
+    println!(
+        "pair of `pass`: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
     let ping = "import sys\nfor i in range(20):\n    sys.stdout.write('x\\n'); sys.stdout.flush(); sys.stdin.readline()\n";
     let pong = "import sys\nfor i in range(20):\n    sys.stdin.readline(); sys.stdout.write('y\\n'); sys.stdout.flush()\n";
     let started = std::time::Instant::now();
     for _ in 0..n {
         let (a, b) = sandbox
-            .run_pair(Language::Python, (&args(ping), limits(5_000)), (&args(pong), limits(5_000)))
+            .run_pair(
+                Language::Python,
+                (&args(ping), limits(5_000)),
+                (&args(pong), limits(5_000)),
+            )
             .await
             .unwrap();
         assert_eq!(a.exit, Exit::Code(0), "{}", text(&a.stderr));
         assert_eq!(b.exit, Exit::Code(0), "{}", text(&b.stderr));
     }
-    println!("pair, 20 round trips: {:.2} ms", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "pair, 20 round trips: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
     let phases = r#"
 import time, sys
 t = time.perf_counter()
@@ -482,7 +502,10 @@ for i in range(10):
 t4 = time.perf_counter()
 print("json round trip %.3f ms, class %.3f ms, TextIOWrapper %.3f ms, tiny exec %.3f ms, json C: %s" % ((t1-t)*10, (t2-t1)*10, (t3-t2)*10, (t4-t3)*100, type(json.decoder.scanstring).__module__))
 "#;
-    let out = sandbox.run(Language::Python, &args(phases), Vec::new(), limits(5_000)).await.unwrap();
+    let out = sandbox
+        .run(Language::Python, &args(phases), Vec::new(), limits(5_000))
+        .await
+        .unwrap();
     println!("{} {}", text(&out.stdout), text(&out.stderr));
     let stub = r#"
 import sys, time
@@ -499,9 +522,20 @@ open(2, "w", closefd=False).write("driver %.2f ms\n" % ((time.perf_counter() - t
     for _ in 0..3 {
         let started = std::time::Instant::now();
         let (a, b) = sandbox
-            .run_pair(Language::Python, (&args(stub), limits(5_000)), (&args(driver), limits(5_000)))
+            .run_pair(
+                Language::Python,
+                (&args(stub), limits(5_000)),
+                (&args(driver), limits(5_000)),
+            )
             .await
             .unwrap();
-        println!("harness pair {:.2} ms: {} | {} | fuel {} + {}", started.elapsed().as_secs_f64() * 1e3, text(&a.stderr).trim(), text(&b.stderr).trim(), a.fuel_used, b.fuel_used);
+        println!(
+            "harness pair {:.2} ms: {} | {} | fuel {} + {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            text(&a.stderr).trim(),
+            text(&b.stderr).trim(),
+            a.fuel_used,
+            b.fuel_used
+        );
     }
 }
