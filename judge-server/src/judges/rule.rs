@@ -121,3 +121,47 @@ impl<R: RuleJudge> Judge for BlockingJudge<R> {
         judgements
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Spins until told to stop, then says it saw the stop.
+    struct Spins(Fingerprint, Arc<AtomicBool>);
+
+    impl RuleJudge for Spins {
+        fn fingerprint(&self) -> &Fingerprint {
+            &self.0
+        }
+
+        fn judge(&self, _item: &Item, stop: &Stop) -> Judgement {
+            while !stop.requested() {
+                std::hint::spin_loop();
+            }
+            self.1.store(true, Ordering::Relaxed);
+            Stop::stopped()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rule_judge_stops_when_its_batch_is_dropped() {
+        let saw_stop = Arc::new(AtomicBool::new(false));
+        let judge = on_blocking_pool(Spins(
+            Fingerprint::of("spins", 1, &()),
+            Arc::clone(&saw_stop),
+        ));
+        let items = vec![Arc::new(Item::new("p", "r"))];
+        // The judge's timeout passes (the future is dropped, as when a client hangs up).
+        let timed_out =
+            tokio::time::timeout(Duration::from_millis(50), judge.judge_batch(&items)).await;
+        assert!(timed_out.is_err());
+        for _ in 0..500 {
+            if saw_stop.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the blocking-pool judge kept running after its batch was dropped");
+    }
+}

@@ -435,6 +435,18 @@ async fn pair_costs() {
     let _ = snapshot_guest();
     let args = |code: &str| vec!["-c".to_owned(), code.to_owned()];
     let n = 40;
+    for code in [
+        "pass",
+        "open(0, 'rb', closefd=False); open(1, 'wb', buffering=0, closefd=False)",
+        "compile('def f(x):\n    return x + 1\n', 's', 'exec')",
+        "import json; json.dumps({'ready': {'f': 'function'}})",
+    ] {
+        let one = sandbox
+            .run(Language::Python, &args(code), Vec::new(), limits(5_000))
+            .await
+            .unwrap();
+        println!("fuel of {code:?}: {}", one.fuel_used);
+    }
     let started = std::time::Instant::now();
     for _ in 0..n {
         sandbox
@@ -519,6 +531,34 @@ t = time.perf_counter()
 sys.modules["_moj_driver"]._moj_drive("N", "\x1eP ", "", "", [], ["for i in range(10):\n    assert f(i) == i + 1"], None, 1e-5)
 open(2, "w", closefd=False).write("driver %.2f ms\n" % ((time.perf_counter() - t) * 1000))
 "#;
+    for concurrent in [1usize, 2] {
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..concurrent)
+            .map(|_| {
+                let sandbox = Arc::clone(&sandbox);
+                let (stub, driver) = (args(stub), args(driver));
+                tokio::spawn(async move {
+                    for _ in 0..20 {
+                        sandbox
+                            .run_pair(
+                                Language::Python,
+                                (&stub, limits(5_000)),
+                                (&driver, limits(5_000)),
+                            )
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        println!(
+            "{concurrent} at a time: {:.2} ms per pair",
+            started.elapsed().as_secs_f64() * 1e3 / (20 * concurrent) as f64
+        );
+    }
     for _ in 0..3 {
         let started = std::time::Instant::now();
         let (a, b) = sandbox

@@ -164,3 +164,27 @@ pub fn check_unless_stopped(
 pub fn all_passed(results: &[InstructionResult], mode: Mode) -> bool {
     results.iter().all(|r| r.passed(mode))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn checking_stops_when_asked() {
+        let instructions = parse_instructions(
+            &serde_json::json!(["punctuation:no_comma", "change_case:english_lowercase"]),
+            &serde_json::json!([{}, {}]),
+        )
+        .unwrap();
+        let asked = Cell::new(0);
+        let stop_after_one = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        assert!(check_unless_stopped("no commas here", &instructions, &stop_after_one).is_none());
+        let full = check_unless_stopped("no commas here", &instructions, &|| false).unwrap();
+        assert_eq!(full, check("no commas here", &instructions));
+        assert_eq!(full.len(), 2);
+    }
+}
