@@ -1,9 +1,13 @@
 //! Judge integrity under attack, end to end on the real server and sandbox: a corpus of reward
 //! hacks, one per class and test format (HumanEval, MBPP, unit_tests, APPS calls, stdio), each
-//! a WRONG solution that tries to get `pass` (every one of them passed on the single-instance
-//! harness this replaced, or is a known flaw of SandboxFusion's comparison); correct programs
-//! that misuse stdio still pass; verdicts do not depend on host load. RELIABILITY.md ("Reward
-//! hacking") lists the classes and what stops each.
+//! a WRONG solution that tries to get `pass`; correct programs that misuse stdio still pass;
+//! verdicts do not depend on host load; dropped requests stop costing; bounded connections.
+//! Run against the single-instance harness this replaced (commit 48b686c), these hacks got
+//! `pass`: stack walking (all four function formats), `gc.get_objects()` (MBPP, unit_tests, APPS
+//! calls), patching `random` + `math.isclose` (HumanEval, MBPP, unit_tests), always-true
+//! `__eq__` and the `int` subclass (APPS calls), `sys.settrace` (APPS calls), and every stdio
+//! case within 1e-5 of an expected integer. RELIABILITY.md ("Reward hacking") lists the classes
+//! and what stops each.
 
 mod common;
 
