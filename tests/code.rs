@@ -102,7 +102,7 @@ async fn mbpp_conformance_agrees_with_native_cpython_on_every_program() {
             )
             .with_id(program["program_id"].clone())
             .with_metadata(metadata(
-                json!({"test_list": problem["test_list"], "test_imports": problem["test_imports"]}),
+                json!({"test_list": problem["test_list"], "test_imports": problem["test_imports"], "code": problem["code"]}),
             ))
         })
         .collect();

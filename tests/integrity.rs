@@ -776,3 +776,57 @@ async fn a_flood_of_big_batches_does_not_refuse_a_small_one() {
         let _ = flood.await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtins_the_tests_use_stay_the_tests_own() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = object(json!({"test_list": [
+        "assert abs(add(2, 3) - 5) < 1e-9",
+        "assert len(pair(1)) == 2",
+        "assert all(x == 1 for x in ones(3)) and sorted(ones(3)) == [1, 1, 1]",
+    ]}));
+    // Wrong functions, and the builtins the tests measure them with rebound to agree.
+    let cheat = "def add(a, b):\n    return 0\ndef abs(x):\n    return 0\ndef pair(x):\n    return [x]\ndef len(x):\n    return 2\ndef ones(n):\n    return [0] * n\ndef all(xs):\n    return True\ndef sorted(xs):\n    return [1] * len(xs)\n";
+    let right = "def add(a, b):\n    return a + b\ndef pair(x):\n    return [x, x]\ndef ones(n):\n    return [1] * n\n";
+    // A function under test that is named like a builtin (MBPP/126 defines `sum`) is the
+    // solution's when the item names it (its reference `code`, or `entry_point`).
+    let named = object(json!({
+        "test_list": ["assert sum(10, 15) == 6"],
+        "code": "def sum(a, b):\n    return 6\n",
+    }));
+    let answer = judge(
+        &server,
+        "code",
+        vec![
+            Item::new("p", cheat).with_metadata(tests.clone()),
+            Item::new("p", right).with_metadata(tests),
+            Item::new("p", "def sum(a, b):\n    return 6\n").with_metadata(named),
+        ],
+    )
+    .await;
+    assert_eq!(
+        verdict_of(&answer, 0).verdict,
+        Verdict::Fail,
+        "{:?}",
+        verdict_of(&answer, 0)
+    );
+    assert_eq!(
+        verdict_of(&answer, 0).score,
+        Some(0.0),
+        "{:?}",
+        verdict_of(&answer, 0)
+    );
+    assert_eq!(
+        verdict_of(&answer, 1).verdict,
+        Verdict::Pass,
+        "{:?}",
+        verdict_of(&answer, 1)
+    );
+    assert_eq!(
+        verdict_of(&answer, 2).verdict,
+        Verdict::Pass,
+        "{:?}",
+        verdict_of(&answer, 2)
+    );
+}

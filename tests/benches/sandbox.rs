@@ -184,6 +184,89 @@ async fn http_items_per_sec(items: usize) -> f64 {
     items as f64 / elapsed.as_secs_f64()
 }
 
+fn fuel_limits() -> RunLimits {
+    RunLimits {
+        timeout: Duration::from_secs(600),
+        memory_bytes: 256 << 20,
+        output_bytes: 1 << 20,
+    }
+}
+
+/// Fuel per millisecond of CPU-bound CPython (from `_start` and from the snapshot: the figure
+/// `fuel::FUEL_PER_MS` fixes), and the fuel of a `pass` program and of one test run's two halves.
+async fn fuel_figures() {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let config = Config::load_with_env(None, &env).expect("config").sandbox;
+    let args = |code: &str| vec!["-c".to_owned(), code.to_owned()];
+    let programs = [
+        (
+            "integer loop",
+            "s = 0\nfor i in range(3_000_000): s += i * i\nprint(s)",
+        ),
+        (
+            "string work",
+            "x = ''.join(str(i) for i in range(300_000))\nprint(len(sorted(x)))",
+        ),
+        (
+            "dict and list",
+            "d = {}\nfor i in range(300_000): d.setdefault(i % 1000, []).append(i)\nprint(len(d))",
+        ),
+    ];
+    for snapshot in [false, true] {
+        let sandbox = Sandbox::start(&judge_server::config::SandboxConfig {
+            python_snapshot: snapshot,
+            ..config.clone()
+        })
+        .expect("sandbox")
+        .0;
+        if snapshot {
+            assert_eq!(
+                sandbox.wait_for_python_snapshot(Duration::from_secs(900)),
+                SnapshotState::Ready
+            );
+        }
+        for (name, code) in programs {
+            let out = sandbox
+                .run(Language::Python, &args(code), Vec::new(), fuel_limits())
+                .await
+                .unwrap();
+            let millis = out.elapsed.as_secs_f64() * 1e3;
+            println!(
+                "{} {name}: {} fuel in {millis:.0} ms = {:.0} fuel/ms",
+                if snapshot { "snapshot" } else { "_start" },
+                out.fuel_used,
+                out.fuel_used as f64 / millis
+            );
+        }
+        if snapshot {
+            let pass = sandbox
+                .run(Language::Python, &args("pass"), Vec::new(), fuel_limits())
+                .await
+                .unwrap();
+            println!("a `pass` program: {} fuel", pass.fuel_used);
+            let solution = "import sys\nsys.modules['_moj_solution_side']._moj_serve('\\x1eP ', '', 'def f(x):\\n    return x + 1\\n')";
+            let driver = "import sys\nsys.modules['_moj_driver']._moj_drive('N', '\\x1eP ', '', '', [], ['for i in range(10):\\n    assert f(i) == i + 1'], None, 1e-5)";
+            let (a, b) = sandbox
+                .run_pair(
+                    Language::Python,
+                    (&args(solution), fuel_limits()),
+                    (&args(driver), fuel_limits()),
+                )
+                .await
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&b.stderr).contains("N T:P"),
+                "{}",
+                String::from_utf8_lossy(&b.stderr)
+            );
+            println!(
+                "a test run of 10 calls: the solution's side {} fuel, the driver {} fuel",
+                a.fuel_used, b.fuel_used
+            );
+        }
+    }
+}
+
 fn main() {
     // `MOJ_BENCH_ONLY=http`: only the HTTP figure (the sandbox rows need fresh compiles).
     if std::env::var("MOJ_BENCH_ONLY").as_deref() == Ok("http") {
@@ -196,6 +279,16 @@ fn main() {
         println!(
             "HTTP: {http:.1} HumanEval-sized items/s through POST /v1/judge (code judge, cache bypassed, 200 items)"
         );
+        return;
+    }
+    // `MOJ_BENCH_ONLY=fuel`: the fuel calibration (`sandbox/fuel.rs`) and what a test run costs.
+    if std::env::var("MOJ_BENCH_ONLY").as_deref() == Ok("fuel") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(fuel_figures());
         return;
     }
     let runs: usize = std::env::var("MOJ_BENCH_RUNS")

@@ -56,18 +56,6 @@ impl Database {
         Ok(())
     }
 
-    /// Deletes a judge; returns whether it existed.
-    pub async fn delete_judge(&self, name: &str) -> Result<bool, sqlx::Error> {
-        let done = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM judges WHERE name = $1")
-                .bind(name)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done > 0)
-    }
-
     pub async fn list_tasks(&self) -> Result<Vec<StoredTask>, sqlx::Error> {
         let rows: Vec<(String, String)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT name, judges FROM tasks ORDER BY name")
@@ -84,23 +72,6 @@ impl Database {
                 Ok(StoredTask { name, judges })
             })
             .collect()
-    }
-
-    pub async fn upsert_task(&self, task: &StoredTask) -> Result<(), sqlx::Error> {
-        let judges = serde_json::to_string(&task.judges).expect("strings serialise");
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, updated_at = excluded.updated_at",
-            )
-            .bind(&task.name)
-            .bind(&judges)
-            .bind(now_unix())
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(())
     }
 
     pub async fn delete_task(&self, name: &str) -> Result<bool, sqlx::Error> {
@@ -125,55 +96,42 @@ impl Database {
         api_judges: &[String],
     ) -> Result<Result<(), Vec<String>>, sqlx::Error> {
         let judges = serde_json::to_string(&task.judges).expect("strings serialise");
-        let missing = |found: Vec<String>| -> Vec<String> {
-            api_judges
-                .iter()
-                .filter(|name| !found.contains(name))
-                .cloned()
-                .collect()
-        };
+        macro_rules! guarded_upsert {
+            ($tx:ident, $lock:expr) => {{
+                let mut missing = Vec::new();
+                for name in api_judges {
+                    let exists: Option<String> = sqlx::query_scalar($lock)
+                        .bind(name)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                    if exists.is_none() {
+                        missing.push(name.clone());
+                    }
+                }
+                if !missing.is_empty() {
+                    return Ok(Err(missing));
+                }
+                sqlx::query(
+                    "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&task.name)
+                .bind(&judges)
+                .bind(now_unix())
+                .execute(&mut *$tx)
+                .await?;
+                $tx.commit().await?;
+            }};
+        }
         match self {
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let found: Vec<String> =
-                    sqlx::query_scalar("SELECT name FROM judges WHERE name = ANY($1) FOR SHARE")
-                        .bind(api_judges)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let missing = missing(found);
-                if !missing.is_empty() {
-                    return Ok(Err(missing));
-                }
-                sqlx::query(UPSERT_TASK)
-                    .bind(&task.name)
-                    .bind(&judges)
-                    .bind(now_unix())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                guarded_upsert!(tx, "SELECT name FROM judges WHERE name = $1 FOR SHARE");
             }
             Database::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let mut found = Vec::new();
-                for name in api_judges {
-                    let exists: Option<String> =
-                        sqlx::query_scalar("SELECT name FROM judges WHERE name = $1")
-                            .bind(name)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    found.extend(exists);
-                }
-                let missing = missing(found);
-                if !missing.is_empty() {
-                    return Ok(Err(missing));
-                }
-                sqlx::query(UPSERT_TASK)
-                    .bind(&task.name)
-                    .bind(&judges)
-                    .bind(now_unix())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                guarded_upsert!(tx, "SELECT name FROM judges WHERE name = $1");
             }
         }
         Ok(Ok(()))
@@ -233,6 +191,3 @@ impl Database {
         Ok(Ok(true))
     }
 }
-
-const UPSERT_TASK: &str = "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, updated_at = excluded.updated_at";

@@ -155,12 +155,12 @@ fn python_programs(
         TestSpec::Asserts {
             setup,
             prelude,
-            entry_point,
+            entry_points,
             tests,
         } => (
             setup.as_str(),
             prelude.as_str(),
-            entry_point.iter().cloned().collect::<Vec<_>>(),
+            entry_points.clone(),
             tests.iter().map(|t| literal(t)).collect::<Vec<_>>(),
             "None".to_owned(),
         ),

@@ -295,7 +295,7 @@ mod tests {
         let spec = TestSpec::Asserts {
             setup: String::new(),
             prelude: String::new(),
-            entry_point: None,
+            entry_points: Vec::new(),
             tests: vec!["assert(f() === 1)".into()],
         };
         let Some(TestRun::Single(run)) =

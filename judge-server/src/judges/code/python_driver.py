@@ -452,7 +452,12 @@ def _namespace(link, first, setup, prelude, must_proxy):
     for name, kind in exports.items():
         if type(name) is not str or not name.isidentifier() or type(kind) is not str:
             continue
-        if name in namespace and name not in must_proxy:
+        # What the tests already have (setup, prelude) and the builtins they use (`len`,
+        # `abs`, `sorted`, ...) stay theirs: a solution that defines `len` does not decide
+        # what the tests measure. The functions under test are the solution's whatever their
+        # names (`must_proxy`).
+        taken = name in namespace or hasattr(_builtins, name) or name.startswith("__")
+        if taken and name not in must_proxy:
             continue
         if kind.startswith("module:"):
             try:

@@ -20,9 +20,10 @@ pub enum TestSpec {
         /// Trusted code the tests may use, run in the test driver only (HumanEval's prompt:
         /// helpers such as `poly` that the tests call are the prompt's, not the solution's).
         prelude: String,
-        /// The function under test, called through the solution even where the prelude
-        /// defines it (HumanEval's `entry_point`).
-        entry_point: Option<String>,
+        /// The functions under test, the solution's even where their names are the prelude's
+        /// or a builtin's (HumanEval's `entry_point`; MBPP's reference `code` defining `sum`).
+        /// Any other builtin name the solution rebinds stays the tests' own.
+        entry_points: Vec<String>,
         tests: Vec<String>,
     },
     /// Function calls compared with expected values (APPS with `fn_name`).
@@ -86,6 +87,30 @@ fn python_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The functions an item says are under test: `entry_point`, and the top-level `def`s of its
+/// reference solution `code` (MBPP rows carry one).
+fn named_functions(metadata: &Map<String, Value>) -> Vec<String> {
+    let mut names: Vec<String> = metadata
+        .get("entry_point")
+        .and_then(Value::as_str)
+        .filter(|name| python_identifier(name))
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(code) = metadata.get("code").and_then(Value::as_str) {
+        for line in code.lines() {
+            let Some(rest) = line.strip_prefix("def ") else {
+                continue;
+            };
+            let name = rest.split('(').next().unwrap_or("").trim();
+            if python_identifier(name) && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
 /// Reads the item's tests; malformed or missing tests are an input error (a 4xx), never a pass.
 pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputError> {
     if let Some(test) = string(metadata, "test")? {
@@ -105,7 +130,7 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            entry_point: Some(entry_point.to_owned()),
+            entry_points: vec![entry_point.to_owned()],
             tests: vec![format!("{test}\ncheck({entry_point})")],
         });
     }
@@ -123,7 +148,7 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
             TestSpec::Asserts {
                 setup,
                 prelude: String::new(),
-                entry_point: None,
+                entry_points: named_functions(metadata),
                 tests,
             },
             "test_list",
@@ -135,7 +160,7 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
             TestSpec::Asserts {
                 setup: String::new(),
                 prelude: String::new(),
-                entry_point: None,
+                entry_points: named_functions(metadata),
                 tests,
             },
             "unit_tests",
@@ -268,6 +293,10 @@ mod tests {
         let mbpp = parse(json!({"test_list": ["assert f(1) == 1", "assert f(2) == 4"], "test_imports": ["import math"], "test_setup_code": ""})).unwrap();
         assert!(
             matches!(&mbpp, TestSpec::Asserts { setup, tests, .. } if setup.starts_with("import math") && tests.len() == 2)
+        );
+        let named = parse(json!({"test_list": ["assert sum(1, 2) == 3"], "code": "import math\ndef sum(a, b):\n    return a + b\n\ndef helper():\n    pass\n"})).unwrap();
+        assert!(
+            matches!(&named, TestSpec::Asserts { entry_points, .. } if entry_points == &["sum", "helper"])
         );
         assert_eq!(
             parse(json!({"unit_tests": "assert True\nassert 1"}))
