@@ -21,8 +21,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
 /// Fuel per millisecond of budget: what CPython 3.12 for WASI executes per millisecond on the
 /// reference machine, the 2-vCPU CI host, idle (measured there on 2026-12-03 with
-/// `MOJ_BENCH_ONLY=fuel cargo bench -p judge-server --bench sandbox`: 4.9-5.1 million
-/// per ms for an integer loop, string work and dict/list work started from `_start`, 5.8-6.0
+/// `MOJ_BENCH_ONLY=fuel cargo bench -p judge-server --bench sandbox`: 5.6-5.8 million
+/// per ms for an integer loop, string work and dict/list work started from `_start`, 5.7-6.0
 /// million from the pre-initialised snapshot). The figure is fixed here, not measured at
 /// start-up, so that `timeout_ms` means the same amount of work on every machine: a program
 /// that needs 2 s on the reference machine passes a 5 s limit on a host 8 times busier too.
