@@ -1,5 +1,7 @@
 //! Bearer API keys. Keys are held as SHA-256 digests and compared in constant time; they
-//! are never logged. Scoring and reading need an API or admin key; every change needs an
+//! are never logged. Clients that can only be given a URL (SandboxFusion's, OpenRLHF's
+//! `--reward.remote_url`) put the key in it, `http://moj:KEY@host/...`, which HTTP clients send
+//! as `Basic` credentials: the password is taken as the key. Scoring and reading need an API or admin key; every change needs an
 //! admin key. With no key configured at all, auth is off (loopback only, unless allowed).
 
 use sha2::{Digest, Sha256};
@@ -59,13 +61,9 @@ impl Keys {
             return Ok(());
         }
         let token = header
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(presented_key)
             .ok_or(Denied::Unauthenticated)?;
-        let presented = digest(token);
+        let presented = digest(&token);
         let is_admin = any_matches(&self.admin, &presented);
         let is_api = any_matches(&self.api, &presented);
         let role = match (is_admin, is_api) {
@@ -79,6 +77,25 @@ impl Keys {
             Err(Denied::Forbidden)
         }
     }
+}
+
+/// The key in an `Authorization` value: `Bearer KEY`, or `Basic base64(user:KEY)`.
+fn presented_key(header: &str) -> Option<String> {
+    let (scheme, rest) = header.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (_user, password) = text.split_once(':')?;
+        return Some(password.to_owned());
+    }
+    None
 }
 
 #[cfg(test)]
@@ -123,6 +140,35 @@ mod tests {
         assert_eq!(
             keys.authorize(Some("Bearer admin-key-1"), Role::Scorer),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_key_in_the_url_arrives_as_basic_credentials() {
+        use base64::Engine as _;
+        let basic = |creds: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(creds)
+            )
+        };
+        let keys = keys(&["scorer-key-1"], &["admin-key-1"]);
+        assert_eq!(
+            keys.authorize(Some(&basic("moj:scorer-key-1")), Role::Scorer),
+            Ok(())
+        );
+        assert_eq!(
+            keys.authorize(Some(&basic("moj:scorer-key-1")), Role::Admin),
+            Err(Denied::Forbidden)
+        );
+        // The user name is not a key, and a wrong password is no key.
+        assert_eq!(
+            keys.authorize(Some(&basic("scorer-key-1:x")), Role::Scorer),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            keys.authorize(Some(&basic("scorer-key-1")), Role::Scorer),
+            Err(Denied::Unauthenticated)
         );
     }
 

@@ -33,6 +33,12 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunCodeLabels {
+    pub language: &'static str,
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
     pub operation: &'static str,
 }
@@ -59,6 +65,8 @@ pub struct Metrics {
     pub sandbox_runs_running: Gauge,
     /// Sandbox runs waiting for a worker (set when `/metrics` is read).
     pub sandbox_runs_queued: Gauge,
+    /// `POST /run_code` runs by language and SandboxFusion status.
+    pub run_code: Family<RunCodeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -84,6 +92,7 @@ impl Metrics {
             rejected_busy: Counter::default(),
             sandbox_runs_running: Gauge::default(),
             sandbox_runs_queued: Gauge::default(),
+            run_code: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -95,6 +104,11 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             metrics.http_duration.clone(),
+        );
+        registry.register(
+            "run_code",
+            "POST /run_code runs by language and status (Success, Failed, SandboxError)",
+            metrics.run_code.clone(),
         );
         registry.register(
             "items_scored",

@@ -2,12 +2,14 @@
 frameworks: TRL (``moj_client.trl``), veRL (``moj_client.verl``) and OpenRLHF
 (``moj_client.openrlhf``).
 
-Every adapter maps a judge ``error`` (timeout, backend down, malformed item, server
-unreachable after retries) to ``None`` — "no reward for this sample" — never to 0, so an
-infrastructure problem can never be read as a failed constraint.
+A judge ``error`` (timeout, backend down, server unreachable after retries) is never a reward
+of 0: TRL gets ``None`` (no reward for that sample), veRL and OpenRLHF, whose tensors cannot hold
+"no reward", get an exception naming the judge and its reason, unless the caller opts into a
+value.
 """
 
-from .client import JudgeClient, JudgeError, Verdict, item_reward
+from moj_client.aio import AsyncJudgeClient
+from moj_client.client import JudgeClient, JudgeError, Verdict, item_reward
 
-__all__ = ["JudgeClient", "JudgeError", "Verdict", "item_reward"]
-__version__ = "0.1.0"
+__all__ = ["AsyncJudgeClient", "JudgeClient", "JudgeError", "Verdict", "item_reward"]
+__version__ = "0.2.0"

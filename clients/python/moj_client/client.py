@@ -4,17 +4,14 @@ mapping from verdicts to rewards that every adapter shares."""
 from __future__ import annotations
 
 import os
-import random
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import requests
 
-Verdict = str  # "pass" | "fail" | "error"
+from moj_client._retry import TRANSIENT_STATUSES, retry_delay
 
-# Statuses worth retrying: the server is overloaded (429/503 carry Retry-After) or a proxy in
-# front of it failed. Any other 4xx is the caller's mistake and fails fast.
-TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+Verdict = str  # "pass" | "fail" | "error"
 
 
 class JudgeError(Exception):
@@ -80,15 +77,8 @@ class JudgeClient:
         return headers
 
     def _delay(self, attempt: int, response: Optional[requests.Response]) -> float:
-        if response is not None:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after:
-                try:
-                    return min(float(retry_after), self.max_backoff)
-                except ValueError:
-                    pass
-        ceiling = min(self.backoff * (2**attempt), self.max_backoff)
-        return random.uniform(ceiling / 2, ceiling)
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        return retry_delay(attempt, retry_after, self.backoff, self.max_backoff)
 
     def _post(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
         url = self.base_url + path
@@ -156,13 +146,11 @@ class JudgeClient:
         fail_reward: float = 0.0,
         cache: bool = True,
     ) -> List[Optional[float]]:
-        """One reward per item (see :func:`item_reward`). When the server cannot be reached or
-        refuses the batch, every item is ``None`` — skipped, never scored 0."""
-        try:
-            results = self.judge(items, task=task, judges=judges, cache=cache)
-        except JudgeError as err:
-            _warn(f"moj: no rewards for {len(items)} item(s): {err}")
-            return [None] * len(items)
+        """One reward per item (see :func:`item_reward`): ``None`` for an item the judges could
+        not decide. A refused batch (4xx: the server's body names the field) and a server that
+        stays unreachable raise :class:`JudgeError`: no item is given a reward it was not judged
+        to deserve, and no batch is quietly dropped."""
+        results = self.judge(items, task=task, judges=judges, cache=cache)
         return [item_reward(r, pass_reward, fail_reward) for r in results]
 
     def health(self) -> bool:
@@ -171,12 +159,6 @@ class JudgeClient:
             return self.session.get(self.base_url + "/healthz", timeout=5).status_code == 200
         except requests.RequestException:
             return False
-
-
-def _warn(message: str) -> None:
-    import warnings
-
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 Prompt = Union[str, List[Dict[str, Any]]]

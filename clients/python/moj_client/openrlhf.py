@@ -1,75 +1,104 @@
-"""An OpenRLHF remote reward function backed by the judge server.
+"""OpenRLHF reward functions backed by the judge server.
 
-OpenRLHF loads a Python file given as ``--remote_rm_url`` and calls its ``reward_func(queries,
-prompts, labels)``: ``queries`` are the prompt+response texts, ``prompts`` the prompt texts and
-``labels`` the dataset's label column (``--label_key``). Point it at a small file of yours:
+Two ways, both tested inside OpenRLHF 0.11's own ``SingleTurnAgentExecutor``
+(``openrlhf/utils/agent.py``):
 
-    # my_reward.py
-    from moj_client.openrlhf import make_reward_func
-    reward_func = make_reward_func(task="math")      # labels -> metadata["answer"]
+1. No Python at all: the judge server speaks OpenRLHF's remote reward protocol,
+   ``--reward.remote_url http://moj:8080/v1/tasks/math/get_reward`` (``--data.label_key answer``).
+2. A reward file, ``--reward.remote_url my_reward.py``, which OpenRLHF loads with
+   ``spec_from_file_location`` and calls as ``reward_func(queries, prompts, labels)``:
 
-The result is OpenRLHF's dict: ``rewards`` and ``scores`` (torch tensors when torch is
-importable, else lists) and ``extra_logs`` with the judge error rate. A sample the judges could
-not decide is not given a reward of 0: by default (``on_error="raise"``) the call raises
-:class:`moj_client.JudgeError` so the step fails loudly; with ``on_error="none"`` the lists carry
-``None`` for those samples (and no tensors are built) for callers that filter them.
+       # my_reward.py
+       from moj_client.openrlhf import make_reward_func
+       reward_func = make_reward_func(task="math")      # labels -> metadata["answer"]
+
+``queries`` are prompt+response decoded with their special tokens: the response is the query
+minus its prompt, with trailing end-of-turn tokens (``<|im_end|>``, ``<|eot_id|>``, ``</s>``,
+...) removed. A label of ``""`` (OpenRLHF's value when ``--data.label_key`` is not set) is no
+answer. The result is OpenRLHF's dict: ``rewards`` and ``scores`` tensors and ``extra_logs``
+(``moj_pass_rate``, ``moj_error_rate``, ``moj_pass_rate/<judge>``), which OpenRLHF logs per step.
+
+A judge ``error`` raises :class:`moj_client.JudgeError` naming the judge and its reason, and logs
+it at ERROR level (OpenRLHF's executor catches reward exceptions and logs them at INFO, then
+fails on the missing reward): OpenRLHF's tensors cannot hold "no reward", and a made-up 0 would
+be trained on. ``error_reward=<float>`` opts into mapping undecided samples to that value.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ._items import jsonable
-from .client import JudgeClient, JudgeError
+from moj_client._items import metadata_from, response_after_prompt
+from moj_client._results import rewards_or_fallback, summary
+from moj_client.client import JudgeClient, JudgeError
+
+logger = logging.getLogger("moj_client.openrlhf")
 
 
-def _response(query: str, prompt: str) -> str:
-    return query[len(prompt) :] if query.startswith(prompt) else query
+def make_items(
+    queries: List[str], prompts: List[str], labels: Optional[List[Any]], label_key: str
+) -> List[Dict[str, Any]]:
+    """Judge items from OpenRLHF's ``(queries, prompts, labels)``."""
+    if len(queries) != len(prompts):
+        raise ValueError(f"{len(queries)} queries but {len(prompts)} prompts")
+    labels = list(labels) if labels is not None else [None] * len(queries)
+    if len(labels) != len(queries):
+        raise ValueError(f"{len(queries)} queries but {len(labels)} labels")
+    return [
+        {
+            "prompt": prompt,
+            "response": response_after_prompt(query, prompt),
+            "metadata": {} if label is None or label == "" else metadata_from({label_key: label}),
+        }
+        for query, prompt, label in zip(queries, prompts, labels)
+    ]
 
 
-def make_reward_func(
-    task: Optional[str] = None,
-    judges: Optional[Iterable[str]] = None,
-    base_url: Optional[str] = None,
-    api_key: Optional[str] = None,
-    label_key: str = "answer",
-    pass_reward: float = 1.0,
-    fail_reward: float = 0.0,
-    on_error: str = "raise",
-    client: Optional[JudgeClient] = None,
-) -> Callable[..., Dict[str, Any]]:
-    if (task is None) == (judges is None):
-        raise ValueError("give exactly one of task= and judges=")
-    if on_error not in ("raise", "none"):
-        raise ValueError('on_error must be "raise" or "none"')
-    judge_list = list(judges) if judges is not None else None
-    judge_client = client or JudgeClient(base_url=base_url, api_key=api_key)
+class RewardFunc:
+    """OpenRLHF's ``reward_func(queries, prompts, labels)``; see the module's documentation."""
 
-    def reward_func(queries: List[str], prompts: List[str], labels: Optional[List[Any]] = None, **_: Any) -> Dict[str, Any]:
-        labels = labels if labels is not None else [None] * len(queries)
-        items = [
-            {
-                "prompt": prompt,
-                "response": _response(query, prompt),
-                "metadata": {} if label is None else {label_key: jsonable(label)},
-            }
-            for query, prompt, label in zip(queries, prompts, labels)
-        ]
-        rewards = judge_client.rewards(
-            items, task=task, judges=judge_list, pass_reward=pass_reward, fail_reward=fail_reward
-        )
-        errors = sum(r is None for r in rewards)
-        if errors and on_error == "raise":
-            raise JudgeError(f"{errors} of {len(rewards)} samples could not be judged")
-        logs = {"moj_judge_error_rate": errors / max(len(rewards), 1)}
-        if errors == 0:
-            try:
-                import torch  # OpenRLHF always has it
+    def __init__(
+        self,
+        task: Optional[str] = None,
+        judges: Optional[Iterable[str]] = None,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        label_key: str = "answer",
+        pass_reward: float = 1.0,
+        fail_reward: float = 0.0,
+        error_reward: Optional[float] = None,
+        client: Optional[JudgeClient] = None,
+    ):
+        if (task is None) == (judges is None):
+            raise ValueError("give exactly one of task= and judges=")
+        self.task = task
+        self.judges = list(judges) if judges is not None else None
+        self.label_key = label_key
+        self.pass_reward = pass_reward
+        self.fail_reward = fail_reward
+        self.error_reward = error_reward
+        self.client = client or JudgeClient(base_url=base_url, api_key=api_key)
 
-                tensor = torch.tensor(rewards, dtype=torch.float32)
-                return {"rewards": tensor, "scores": tensor.clone(), "extra_logs": logs}
-            except ImportError:
-                pass
-        return {"rewards": rewards, "scores": list(rewards), "extra_logs": logs}
+    def __call__(self, queries: List[str], prompts: List[str], labels: Optional[List[Any]] = None, **_: Any) -> Dict[str, Any]:
+        items = make_items(queries, prompts, labels, self.label_key)
+        results = self.client.judge(items, task=self.task, judges=self.judges)
+        try:
+            rewards = rewards_or_fallback(results, self.pass_reward, self.fail_reward, self.error_reward, "samples")
+        except JudgeError as err:
+            logger.error("%s", err)
+            raise
+        logs = {key.replace("moj/", "moj_", 1): value for key, value in summary(results, "moj").items()}
+        import torch  # OpenRLHF always has it
 
-    return reward_func
+        tensor = torch.tensor(rewards, dtype=torch.float32)
+        return {
+            "rewards": tensor,
+            "scores": tensor.clone(),
+            "extra_logs": {key: torch.tensor([value] * len(rewards)) for key, value in logs.items()},
+        }
+
+
+def make_reward_func(**kwargs: Any) -> Callable[..., Dict[str, Any]]:
+    """A ``reward_func`` for an OpenRLHF reward file (``RewardFunc(**kwargs)``)."""
+    return RewardFunc(**kwargs)

@@ -35,6 +35,23 @@ config = { must_match = ["The final answer is \\\\S+"] }
 [tasks.math]
 judges = ["final_answer_format", "math_answer"]
 
+[judges.always_pass]
+kind = "regex"
+config = { must_not_match = ["never-written-by-anyone-ZQX"] }
+
+[judges.contains_e]
+kind = "regex"
+config = { must_match = ["e"] }
+
+[judges.unit_tests]
+kind = "code"
+
+[tasks.code]
+judges = ["unit_tests"]
+
+[tasks.llm_only]
+judges = ["unreachable_llm"]
+
 # An LLM judge whose backend does not exist: every verdict is an `error`.
 [llm.backends.nowhere]
 base_url = "http://127.0.0.1:9/v1"

@@ -32,45 +32,64 @@ pub async fn score(
     State(app): State<Arc<App>>,
     ApiJson(request): ApiJson<JudgeRequest>,
 ) -> Result<Json<JudgeResponse>, ApiError> {
-    let limits = &app.config.limits;
-    if request.items.len() > limits.max_items {
+    let judges = resolve_judges(&app, &request)?;
+    score_items(&app, &judges, request.items, request.cache)
+        .await
+        .map(Json)
+}
+
+/// At most `limits.max_items` items per request.
+fn check_count(items: usize, limits: &Limits) -> Result<(), ApiError> {
+    if items > limits.max_items {
         return Err(ApiError::too_large(
             "too_many_items",
             format!(
-                "{} items; at most {} per request (limits.max_items)",
-                request.items.len(),
+                "{items} items; at most {} per request (limits.max_items)",
                 limits.max_items
             ),
         )
         .at("items"));
     }
-    let judges = resolve_judges(&app, &request)?;
-    check_sizes(&request.items, limits)?;
-    Scorer::validate(&judges, &request.items).map_err(|invalid| {
+    Ok(())
+}
+
+/// Sizes and metadata checked, a scoring slot admitted, the batch scored: what every scoring
+/// endpoint (`/v1/judge`, OpenRLHF's `get_reward`) does once it has items and judges. Errors
+/// name fields as `items[i]....`.
+pub(super) async fn score_items(
+    app: &App,
+    judges: &[Arc<JudgeEntry>],
+    items: Vec<Item>,
+    cache: bool,
+) -> Result<JudgeResponse, ApiError> {
+    check_count(items.len(), &app.config.limits)?;
+    check_sizes(&items, &app.config.limits)?;
+    Scorer::validate(judges, &items).map_err(|invalid| {
         ApiError::unprocessable(
             "invalid_item",
             format!("judge {}: {}", invalid.judge, invalid.error.message),
         )
         .at(format!("items[{}].{}", invalid.index, invalid.error.field))
     })?;
-    let _permit = app
-        .admission
-        .admit(request.items.len())
-        .await
-        .map_err(|busy| {
-            let why = match busy {
-                Busy::QueueFull => "too many batches are waiting",
-                Busy::WaitedTooLong => {
-                    "no scoring slot became free in time (limits.queue_timeout_ms)"
-                }
-            };
-            ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
-        })?;
-    Ok(Json(
-        app.scorer
-            .score(&judges, request.items, request.cache)
-            .await,
-    ))
+    let _permit = app.admission.admit(items.len()).await.map_err(|busy| {
+        let why = match busy {
+            Busy::QueueFull => "too many batches are waiting",
+            Busy::WaitedTooLong => "no scoring slot became free in time (limits.queue_timeout_ms)",
+        };
+        ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
+    })?;
+    Ok(app.scorer.score(judges, items, cache).await)
+}
+
+/// The judges of task `name` (404-style 422 `unknown_task` at `field` when there is none).
+pub(super) fn task_judges(app: &App, name: &str) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {
+    let request = JudgeRequest {
+        task: Some(name.to_owned()),
+        judges: None,
+        items: Vec::new(),
+        cache: true,
+    };
+    resolve_judges(app, &request)
 }
 
 fn resolve_judges(app: &App, request: &JudgeRequest) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {

@@ -4,11 +4,13 @@
 mod body;
 mod error;
 mod extract;
+mod get_reward;
 mod health;
 mod judge;
 mod judges;
 pub mod openapi;
 mod plugins;
+mod run_code;
 mod tasks;
 
 use std::sync::Arc;
@@ -58,6 +60,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/tasks/{name}",
             get(tasks::get).put(tasks::put).delete(tasks::delete),
         )
+        .route("/v1/tasks/{name}/get_reward", post(get_reward::get_reward))
+        .route("/run_code", post(run_code::run_code))
         // Outermost first: the key check, then the body deadline.
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
@@ -86,7 +90,7 @@ pub fn router(app: Arc<App>) -> Router {
 async fn require_key(State(app): AppState, request: Request, next: Next) -> Response {
     let needed = match *request.method() {
         Method::GET | Method::HEAD => Role::Scorer,
-        Method::POST if request.uri().path() == "/v1/judge" => Role::Scorer,
+        Method::POST if is_scoring(request.uri().path()) => Role::Scorer,
         _ => Role::Admin,
     };
     let header = request
@@ -108,6 +112,17 @@ async fn require_key(State(app): AppState, request: Request, next: Next) -> Resp
         )
         .into_response(),
     }
+}
+
+/// The POST endpoints that score (a scorer key may call them): `/v1/judge`,
+/// `/v1/tasks/{name}/get_reward` and `/run_code`.
+fn is_scoring(path: &str) -> bool {
+    path == "/v1/judge"
+        || path == "/run_code"
+        || path
+            .strip_prefix("/v1/tasks/")
+            .and_then(|rest| rest.strip_suffix("/get_reward"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
 /// The method as a metrics label: the standard ones by name, anything else (`FOO`, `X1`, ...)
@@ -163,6 +178,17 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scoring_endpoints_take_a_scorer_key_and_nothing_else_does() {
+        assert!(is_scoring("/v1/judge"));
+        assert!(is_scoring("/run_code"));
+        assert!(is_scoring("/v1/tasks/math/get_reward"));
+        assert!(!is_scoring("/v1/tasks/math"));
+        assert!(!is_scoring("/v1/tasks//get_reward"));
+        assert!(!is_scoring("/v1/tasks/a/b/get_reward"));
+        assert!(!is_scoring("/v1/judges/x"));
+    }
 
     #[test]
     fn invented_methods_share_one_label() {

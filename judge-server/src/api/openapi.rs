@@ -7,13 +7,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{health, judge, judges, plugins, tasks};
+use super::{get_reward, health, judge, judges, plugins, run_code, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "moj judge server", description = "Scores (prompt, response, metadata) batches with a mixture of judges and caches every verdict."),
     paths(
-        judge::score,
+        judge::score, get_reward::get_reward, run_code::run_code,
         judges::list, judges::get, judges::put, judges::delete, judges::kinds,
         tasks::list, tasks::get, tasks::put, tasks::delete,
         plugins::put,
@@ -100,10 +100,10 @@ fn add_standard_errors(operation: &mut Operation, is_change: bool) {
 impl Modify for StandardErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/v1/") {
+            if !path.starts_with("/v1/") && path != "/run_code" {
                 continue;
             }
-            let scoring = path == "/v1/judge";
+            let scoring = super::is_scoring(path);
             for (operation, is_change) in [
                 (&mut item.get, false),
                 (&mut item.post, !scoring),
@@ -143,6 +143,16 @@ mod tests {
             assert!(score.get(status).is_some(), "POST judge: {status}");
         }
         assert!(score.get("403").is_none(), "scoring needs no admin key");
+        for (path, status) in [
+            ("/run_code", "415"),
+            ("/run_code", "401"),
+            ("/v1/tasks/{name}/get_reward", "400"),
+            ("/v1/tasks/{name}/get_reward", "502"),
+        ] {
+            let responses = &doc["paths"][path]["post"]["responses"];
+            assert!(responses.get(status).is_some(), "{path}: {status}");
+            assert!(responses.get("403").is_none(), "{path} needs no admin key");
+        }
         assert!(
             doc["paths"]["/healthz"]["get"]["responses"]
                 .get("401")

@@ -24,6 +24,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use crate::cache::key::canonical_json;
+pub use code::script_invocation;
 pub use judgement::{Judgement, bounded_details, clip_reason};
 pub use rule::{RuleJudge, Stop, on_blocking_pool};
 

@@ -3,6 +3,8 @@
 //! in-memory stdin/stdout/stderr with byte caps, memory and table limits, and a deadline.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::{
@@ -27,6 +29,55 @@ const PIPE_BUDGET: usize = 64 * 1024;
 pub struct Io {
     pub stdin: Input,
     pub stdout: Output,
+    /// A host folder the program sees as `/` (its working directory), read-write, with a
+    /// quota: SandboxFusion's `files` / `fetch_files` (`api/run_code.rs`).
+    pub dir: Option<Workdir>,
+}
+
+/// A run's own folder (a fresh temporary directory, deleted by its owner after the run).
+#[derive(Debug, Clone)]
+pub struct Workdir {
+    pub host: PathBuf,
+    /// Bytes the folder may hold (and `MAX_WORKDIR_ENTRIES` entries): past it the run ends as
+    /// `Exit::OutputLimit`. Checked every few epoch ticks, so a run may overshoot by what it
+    /// writes in that time.
+    pub quota_bytes: u64,
+}
+
+/// Entries (files and folders) a run's work directory may hold.
+pub const MAX_WORKDIR_ENTRIES: usize = 1024;
+
+/// How many epoch ticks pass between two checks of a work directory's size.
+const WORKDIR_CHECK_TICKS: u32 = 4;
+
+impl Workdir {
+    /// Whether the folder is within its quota (bytes and entries).
+    fn within_quota(&self) -> bool {
+        let mut bytes = 0u64;
+        let mut entries = 0usize;
+        let mut pending = vec![self.host.clone()];
+        while let Some(dir) = pending.pop() {
+            let Ok(listing) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in listing.flatten() {
+                entries += 1;
+                if entries > MAX_WORKDIR_ENTRIES {
+                    return false;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    bytes += meta.len();
+                    if bytes > self.quota_bytes {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
 }
 
 pub enum Input {
@@ -46,6 +97,7 @@ impl Io {
         Io {
             stdin: Input::Bytes(stdin),
             stdout: Output::Captured,
+            dir: None,
         }
     }
 }
@@ -261,6 +313,12 @@ impl Guest {
                     SandboxError::Internal(format!("cannot open {}: {e:#}", host.display()))
                 })?;
         }
+        if let Some(dir) = &io.dir {
+            wasi.preopened_dir(&dir.host, "/", FsPerms::ReadWrite)
+                .map_err(|e| {
+                    SandboxError::Internal(format!("cannot open {}: {e:#}", dir.host.display()))
+                })?;
+        }
         let wasi = wasi.build_p1();
         let state = RunState {
             wasi,
@@ -285,10 +343,22 @@ impl Guest {
         // A full stdout/stderr ends the run at the next tick: some interpreters (QuickJS)
         // ignore failed writes and would otherwise flood until the deadline.
         let (mut watch_out, mut watch_err) = (stdout.clone(), stderr.clone());
+        let workdir = io.dir.clone();
+        let over_quota = Arc::new(AtomicBool::new(false));
+        let over_quota_seen = Arc::clone(&over_quota);
+        let mut ticks = 0u32;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            let full =
+            ticks = ticks.wrapping_add(1);
+            let mut full =
                 (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err();
+            if let Some(dir) = &workdir
+                && ticks.is_multiple_of(WORKDIR_CHECK_TICKS)
+                && !dir.within_quota()
+            {
+                over_quota_seen.store(true, Ordering::Relaxed);
+                full = true;
+            }
             if full || Instant::now() >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
@@ -355,7 +425,7 @@ impl Guest {
                 }
             }
         };
-        let exit = if stdout_full || stderr_full {
+        let exit = if stdout_full || stderr_full || over_quota.load(Ordering::Relaxed) {
             Exit::OutputLimit
         } else {
             exit

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::config::SandboxConfig;
-pub use guest::Guest;
+pub use guest::{Guest, Workdir};
 use guest::{Input, Io, Output};
 use loading::{
     build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
@@ -393,6 +393,33 @@ impl Sandbox {
         self.run_guest(guest, argv, stdin, limits).await
     }
 
+    /// Runs `language` with `args` in a fresh instance that sees `dir` as its root and working
+    /// directory (read-write, within its quota). Never the Python snapshot: its C library
+    /// listed its (no) directories when the snapshot was taken.
+    pub async fn run_in_dir(
+        &self,
+        language: Language,
+        args: &[String],
+        stdin: Vec<u8>,
+        limits: RunLimits,
+        dir: Workdir,
+    ) -> Result<RunOutput, SandboxError> {
+        self.check_memory(&limits)?;
+        let guest = self.guest(language).map_err(SandboxError::RuntimeMissing)?;
+        let mut argv = vec![language.program().to_owned()];
+        argv.extend_from_slice(args);
+        self.submit(move || {
+            Box::pin(async move {
+                let io = Io {
+                    dir: Some(dir),
+                    ..Io::bytes(stdin)
+                };
+                guest.run(&argv, io, &limits).await
+            })
+        })
+        .await
+    }
+
     /// Runs two fresh instances of `language`'s interpreter at once on one worker, each one's
     /// stdout piped into the other's stdin, and returns (first, second). The code judge runs an
     /// item's solution in the first and its test driver in the second: nothing of the driver
@@ -415,10 +442,12 @@ impl Sandbox {
                 let first_io = Io {
                     stdin: Input::Pipe(first_in),
                     stdout: Output::Pipe(first_out),
+                    dir: None,
                 };
                 let second_io = Io {
                     stdin: Input::Pipe(second_in),
                     stdout: Output::Pipe(second_out),
+                    dir: None,
                 };
                 let (first, second) = tokio::join!(
                     first_guest.run(&first_argv, first_io, &first_limits),

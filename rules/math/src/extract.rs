@@ -1,4 +1,5 @@
-//! Final-answer extraction: "The final answer is X", `\boxed{X}` / `\fbox{X}`, "Answer: X".
+//! Final-answer extraction: "The final answer is X", `\boxed{X}` / `\fbox{X}`, "Answer: X",
+//! GSM8K's `#### X`.
 //!
 //! Every configured extractor reports its last match; the match that starts last in the
 //! response wins. Scans are linear in the response length: a candidate never reads more than
@@ -30,6 +31,7 @@ pub(crate) fn extract(response: &str, extractors: &[Extractor], limit: usize) ->
             ),
             Extractor::Boxed => last_boxed(response, limit),
             Extractor::AnswerColon => last_phrase(response, &lower, &["answer:"], limit),
+            Extractor::Gsm8k => last_gsm8k(response, limit),
         })
         .max_by_key(|c| c.start)
 }
@@ -60,6 +62,38 @@ fn last_phrase(response: &str, lower: &str, phrases: &[&str], limit: usize) -> O
         }
     }
     None
+}
+
+/// The last line `#### <number>` (GSM8K's final-answer line, as veRL's `gsm8k` reward reads
+/// it: `#### (-?[0-9.,]+)`), allowing a `$` and a closing `.`; nothing else on the line.
+fn last_gsm8k(response: &str, limit: usize) -> Option<Candidate> {
+    for (start, _) in response.rmatch_indices("####") {
+        let before = &response[..start];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        if !before[line_start..].trim().is_empty() {
+            continue;
+        }
+        let rest = &response[start + 4..];
+        let window = bounded(rest, rest.len(), limit);
+        let line = window.find('\n').map_or(window, |e| &window[..e]);
+        let token = line.trim().trim_end_matches('.').trim_start_matches('$');
+        if gsm8k_number(token) {
+            return Some(Candidate {
+                start,
+                text: token.replace(',', ""),
+                truncated: false,
+            });
+        }
+    }
+    None
+}
+
+fn gsm8k_number(token: &str) -> bool {
+    let digits = token.strip_prefix(['-', '+']).unwrap_or(token);
+    digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
 }
 
 /// Only whitespace and markdown markers (`*`, `#`, `>`, `-`) between the line start and `at`.
@@ -193,7 +227,24 @@ mod tests {
     use Extractor::*;
 
     fn ex(s: &str) -> Option<String> {
-        extract(s, &[FinalAnswer, Boxed, AnswerColon], 2048).map(|c| c.text)
+        extract(s, &[FinalAnswer, Boxed, AnswerColon, Gsm8k], 2048).map(|c| c.text)
+    }
+
+    #[test]
+    fn gsm8k_final_line() {
+        assert_eq!(ex("3 + 15 = 18\n#### 18").as_deref(), Some("18"));
+        assert_eq!(ex("So it costs\n#### $1,000.").as_deref(), Some("1000"));
+        assert_eq!(ex("#### -2.5\n").as_deref(), Some("-2.5"));
+        // A markdown heading is not an answer; the earlier final answer stays.
+        assert_eq!(
+            ex("The final answer is 7\n#### Step 2: check").as_deref(),
+            Some("7")
+        );
+        assert_eq!(ex("text #### 18").as_deref(), None);
+        assert_eq!(ex("#### 18 apples").as_deref(), None);
+        // The later of a final-answer phrase and a #### line wins.
+        assert_eq!(ex("#### 5\nThe final answer is 6").as_deref(), Some("6"));
+        assert_eq!(ex("The final answer is 6\n#### 5").as_deref(), Some("5"));
     }
 
     #[test]

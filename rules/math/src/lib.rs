@@ -45,6 +45,7 @@ impl Default for MathConfig {
                 Extractor::FinalAnswer,
                 Extractor::Boxed,
                 Extractor::AnswerColon,
+                Extractor::Gsm8k,
             ],
             relative_tolerance: 1e-6,
             budget: Budget::default(),
@@ -86,6 +87,9 @@ pub enum Extractor {
     Boxed,
     /// "Answer: X" (case-insensitive; markdown bold tolerated).
     AnswerColon,
+    /// GSM8K's `#### 18`: a line that is `####` and a number (digits with `,` / `.`, an optional
+    /// sign or `$`) and nothing else, so a markdown heading `#### Step 2` is not an answer.
+    Gsm8k,
 }
 
 /// The verdict of one verification.

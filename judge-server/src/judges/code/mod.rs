@@ -75,6 +75,45 @@ impl LanguageName {
     }
 }
 
+/// HumanEval completion style (`metadata.completion_mode: true`): the program is the item's
+/// `metadata.prompt` (the signature and docstring) followed by the response as it is, as
+/// OpenAI's human-eval harness runs `problem["prompt"] + completion`; no fence is looked for.
+fn completion_prefix(
+    metadata: &serde_json::Map<String, Value>,
+) -> Result<Option<&str>, InputError> {
+    match metadata.get("completion_mode") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => match metadata.get("prompt") {
+            Some(Value::String(prompt)) => Ok(Some(prompt)),
+            _ => Err(InputError {
+                field: "metadata.prompt".to_owned(),
+                message: "completion_mode needs the problem's prompt (a string) to complete"
+                    .to_owned(),
+            }),
+        },
+        Some(_) => Err(InputError {
+            field: "metadata.completion_mode".to_owned(),
+            message: "must be true or false".to_owned(),
+        }),
+    }
+}
+
+/// The arguments and stdin that run `program` as a script reading `input` in `language`: what
+/// a stdio test runs, and what `POST /run_code` runs.
+pub fn script_invocation(
+    language: crate::sandbox::Language,
+    program: &str,
+    input: &str,
+) -> (Vec<String>, Vec<u8>) {
+    let harness: &dyn Harness = match language {
+        crate::sandbox::Language::Python => &harness::PYTHON,
+        crate::sandbox::Language::JavaScript => &javascript::JAVASCRIPT,
+        crate::sandbox::Language::Python315 => &harness::PYTHON_315,
+    };
+    let Invocation { args, stdin } = harness.stdio(program, input);
+    (args, stdin)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CodeConfig {
@@ -239,15 +278,22 @@ impl CodeJudge {
         if let Err(message) = sandbox.availability(harness.language()) {
             return Judgement::error(message);
         }
-        let Some(solution) =
-            moj_code::extract(&item.response, harness.fence_tags(), self.config.extract)
-        else {
-            return Judgement::fail("no fenced code block in the response")
-                .with_details(json!({"exit": "no_program"}));
+        let program = match completion_prefix(&item.metadata) {
+            Ok(Some(prefix)) => format!("{prefix}{}", item.response),
+            Ok(None) => {
+                match moj_code::extract(&item.response, harness.fence_tags(), self.config.extract) {
+                    Some(solution) => solution.to_owned(),
+                    None => {
+                        return Judgement::fail("no fenced code block in the response")
+                            .with_details(json!({"exit": "no_program"}));
+                    }
+                }
+            }
+            Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
         match &spec {
-            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, harness, solution, cases).await,
-            _ => self.judge_asserts(sandbox, harness, solution, &spec).await,
+            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, harness, &program, cases).await,
+            _ => self.judge_asserts(sandbox, harness, &program, &spec).await,
         }
     }
 
@@ -374,6 +420,7 @@ impl Judge for CodeJudge {
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
         self.language(item)?;
+        completion_prefix(&item.metadata)?;
         spec::from_metadata(&item.metadata).map(drop)
     }
 
