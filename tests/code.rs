@@ -210,6 +210,61 @@ async fn every_test_format_passes_right_and_fails_wrong_solutions() {
     assert_eq!(wrong.judges[0].score, Some(0.5));
 }
 
+/// HumanEval completion style: the response continues `metadata.prompt` (OpenAI's human-eval
+/// runs `problem["prompt"] + completion`); no fence is looked for, and the prompt is required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn humaneval_completions_continue_the_prompt() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let problem = json!({
+        "prompt": "def add(a, b):\n    \"\"\"Sum of a and b.\"\"\"\n",
+        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n",
+        "entry_point": "add",
+        "completion_mode": true,
+    });
+    let items = vec![
+        Item::new("p", "    return a + b\n")
+            .with_id("right")
+            .with_metadata(metadata(problem.clone())),
+        Item::new("p", "    return a - b\n")
+            .with_id("wrong")
+            .with_metadata(metadata(problem.clone())),
+        // Without completion_mode the same response is a program of its own (an indented
+        // `return` outside a function): it cannot pass.
+        Item::new("p", "    return a + b\n")
+            .with_id("not-completion")
+            .with_metadata(metadata(
+                json!({"test": problem["test"], "entry_point": "add"}),
+            )),
+    ];
+    let answer = judge(&server, "code", items).await;
+    let verdicts: Vec<_> = answer.results.iter().map(|r| r.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Pass, Verdict::Fail, Verdict::Fail],
+        "{:?}",
+        answer.results
+    );
+    let client = server.client();
+    for (meta, field) in [
+        (
+            json!({"test": "x", "entry_point": "f", "completion_mode": "yes"}),
+            "items[0].metadata.completion_mode",
+        ),
+        (
+            json!({"test": "x", "entry_point": "f", "completion_mode": true}),
+            "items[0].metadata.prompt",
+        ),
+    ] {
+        let request = JudgeRequest::for_judges(
+            ["code"],
+            vec![Item::new("p", "x").with_metadata(metadata(meta))],
+        );
+        let err = client.judge(&request).await.unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_programs_are_contained_with_the_right_reason() {
     let _serial = SERIAL.lock().await;

@@ -1,8 +1,9 @@
 //! Bearer API keys. Keys are held as SHA-256 digests and compared in constant time; they
 //! are never logged. Clients that can only be given a URL (SandboxFusion's, OpenRLHF's
 //! `--reward.remote_url`) put the key in it, `http://moj:KEY@host/...`, which HTTP clients send
-//! as `Basic` credentials: the password is taken as the key. Scoring and reading need an API or admin key; every change needs an
-//! admin key. With no key configured at all, auth is off (loopback only, unless allowed).
+//! as `Basic` credentials: the password is taken as the key. Scoring and reading need an API or
+//! admin key; every change needs an admin key. With no key configured at all, auth is off
+//! (loopback only, unless allowed).
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

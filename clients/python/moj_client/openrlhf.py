@@ -12,6 +12,9 @@ Two ways, both tested inside OpenRLHF 0.11's own ``SingleTurnAgentExecutor``
        from moj_client.openrlhf import make_reward_func
        reward_func = make_reward_func(task="math")      # labels -> metadata["answer"]
 
+OpenRLHF calls the function once per sample, each on its own thread; the calls meet on one
+background event loop and are sent micro-batched (:class:`moj_client.aio.AsyncJudgeClient`).
+
 ``queries`` are prompt+response decoded with their special tokens: the response is the query
 minus its prompt, with trailing end-of-turn tokens (``<|im_end|>``, ``<|eot_id|>``, ``</s>``,
 ...) removed. A label of ``""`` (OpenRLHF's value when ``--data.label_key`` is not set) is no
@@ -29,9 +32,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+import asyncio
+
+from moj_client import _background
 from moj_client._items import metadata_from, response_after_prompt
 from moj_client._results import rewards_or_fallback, summary
-from moj_client.client import JudgeClient, JudgeError
+from moj_client.aio import AsyncJudgeClient
+from moj_client.client import JudgeError
 
 logger = logging.getLogger("moj_client.openrlhf")
 
@@ -68,7 +75,7 @@ class RewardFunc:
         pass_reward: float = 1.0,
         fail_reward: float = 0.0,
         error_reward: Optional[float] = None,
-        client: Optional[JudgeClient] = None,
+        client: Optional[AsyncJudgeClient] = None,
     ):
         if (task is None) == (judges is None):
             raise ValueError("give exactly one of task= and judges=")
@@ -78,11 +85,13 @@ class RewardFunc:
         self.pass_reward = pass_reward
         self.fail_reward = fail_reward
         self.error_reward = error_reward
-        self.client = client or JudgeClient(base_url=base_url, api_key=api_key)
+        self.client = client or AsyncJudgeClient(base_url=base_url, api_key=api_key)
 
     def __call__(self, queries: List[str], prompts: List[str], labels: Optional[List[Any]] = None, **_: Any) -> Dict[str, Any]:
         items = make_items(queries, prompts, labels, self.label_key)
-        results = self.client.judge(items, task=self.task, judges=self.judges)
+        # OpenRLHF calls this once per sample, each on its own thread: the items meet on one
+        # background loop and go out micro-batched.
+        results = _background.run(self._judge(items))
         try:
             rewards = rewards_or_fallback(results, self.pass_reward, self.fail_reward, self.error_reward, "samples")
         except JudgeError as err:
@@ -97,6 +106,11 @@ class RewardFunc:
             "scores": tensor.clone(),
             "extra_logs": {key: torch.tensor([value] * len(rewards)) for key, value in logs.items()},
         }
+
+
+    async def _judge(self, items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        target = {"task": self.task, "judges": self.judges}
+        return list(await asyncio.gather(*(self.client.judge_one(item, **target) for item in items)))
 
 
 def make_reward_func(**kwargs: Any) -> Callable[..., Dict[str, Any]]:

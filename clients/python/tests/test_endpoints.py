@@ -49,6 +49,8 @@ def test_get_reward_never_makes_up_a_reward(server):
     assert error.status_code == 502
     assert "unreachable_llm" in error.json()["error"]["message"]
     assert error.json()["error"]["field"] == "query[0]"
+    # The status line says it too (OpenRLHF's aiohttp client logs that, not the body).
+    assert "unreachable_llm" in error.reason and error.reason.startswith("moj judge_error")
     mapped = post(f"{server}/v1/tasks/llm_only/get_reward?error_reward=-1", body)
     assert mapped.status_code == 200 and mapped.json()["rewards"] == [-1.0]
     assert mapped.json()["extra_logs"]["moj_error"] == [1.0]
@@ -96,6 +98,15 @@ def test_run_code_files_in_and_out(server):
     # The directory is the program's whole file system: no host file is reachable.
     escape = run(server, code="print(open('/etc/passwd').read())", files={"x": ""})
     assert escape["status"] == "Failed" and "root:" not in (escape["run_result"]["stdout"] or "")
+    # Links the program makes cannot take fetch_files outside its directory.
+    linked = run(
+        server,
+        code="import os\nfor target, name in [('/etc', 'a'), ('../../../../etc', 'b'), ('/etc/passwd', 'c')]:\n"
+        "    try:\n        os.symlink(target, name)\n    except OSError as e:\n        print(name, e)\n",
+        files={"x": ""},
+        fetch_files=["a/passwd", "b/passwd", "c"],
+    )
+    assert linked["files"] == {}, linked
     # Writing past the quota ends the run (the host's disk is not the program's).
     flood = run(server, code="f = open('big', 'wb')\nwhile True: f.write(b'x' * 1048576)", files={"x": ""}, run_timeout=20)
     assert flood["status"] == "Failed" and flood["run_result"]["status"] == "Error"

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hyper::ext::ReasonPhrase;
 use judge_api::{Item, ItemResult, RewardRequest, RewardResponse, Verdict};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -77,17 +79,65 @@ pub async fn get_reward(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     options: Result<Query<RewardOptions>, axum::extract::rejection::QueryRejection>,
-    ApiJson(request): ApiJson<RewardRequest>,
-) -> Result<Json<RewardResponse>, ApiError> {
+    request: Result<ApiJson<RewardRequest>, ApiError>,
+) -> Response {
+    let answered = match request {
+        Ok(ApiJson(request)) => rewards(&app, &name, options, request).await,
+        Err(error) => Err(error),
+    };
+    match answered {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => with_reason_phrase(error),
+    }
+}
+
+/// The error as a response whose HTTP/1 status line carries the message: OpenRLHF's client
+/// (`aiohttp` `raise_for_status`) logs the status line, never the body.
+fn with_reason_phrase(error: ApiError) -> Response {
+    let mut phrase: String = format!(
+        "moj {}: {}{}",
+        error.code,
+        error.message,
+        error
+            .field
+            .as_ref()
+            .map_or(String::new(), |f| format!(" (at {f})"))
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_graphic() || c == ' ' {
+            c
+        } else {
+            ' '
+        }
+    })
+    .collect();
+    phrase.truncate(REASON_PHRASE_MAX);
+    let mut response = error.into_response();
+    if let Ok(reason) = ReasonPhrase::try_from(phrase) {
+        response.extensions_mut().insert(reason);
+    }
+    response
+}
+
+/// Longest reason phrase sent (the body has the whole message).
+const REASON_PHRASE_MAX: usize = 400;
+
+async fn rewards(
+    app: &App,
+    name: &str,
+    options: Result<Query<RewardOptions>, axum::extract::rejection::QueryRejection>,
+    request: RewardRequest,
+) -> Result<RewardResponse, ApiError> {
     let Query(options) = options.map_err(|rejection| {
         ApiError::unprocessable("invalid_request", rejection.body_text()).at("query string")
     })?;
-    let judges = task_judges(&app, &name).map_err(|e| e.at("name"))?;
+    let judges = task_judges(app, name).map_err(|e| e.at("name"))?;
     let items = items(&request, &options.label_key)?;
-    let response = score_items(&app, &judges, items, options.cache)
+    let response = score_items(app, &judges, items, options.cache)
         .await
         .map_err(|e| rename_field(e, &options.label_key))?;
-    answer(&response.results, options.error_reward).map(Json)
+    answer(&response.results, options.error_reward)
 }
 
 /// One judge item per query.

@@ -245,8 +245,9 @@ fn write_file(root: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(full, bytes)
 }
 
-/// The requested files that exist after the run (regular files, not links), base64, within
-/// `budget` bytes in all.
+/// The requested files that exist after the run, base64, within `budget` bytes in all. The
+/// program may have made links (`a -> ../../etc`): a path is read only when it resolves inside
+/// the run's directory, to a regular file.
 fn fetch_files(
     root: &Path,
     fetch: &[(String, PathBuf)],
@@ -254,8 +255,17 @@ fn fetch_files(
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut used = 0usize;
+    let Ok(root) = root.canonicalize() else {
+        return out;
+    };
     for (name, path) in fetch {
-        let full = root.join(path);
+        // The canonical path has no links left; the run is over, so nothing changes it.
+        let Ok(full) = root.join(path).canonicalize() else {
+            continue;
+        };
+        if !full.starts_with(&root) {
+            continue;
+        }
         let Ok(meta) = std::fs::symlink_metadata(&full) else {
             continue;
         };

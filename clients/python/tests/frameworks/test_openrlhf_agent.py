@@ -71,6 +71,28 @@ def test_reward_file_through_openrlhfs_executor(server, tmp_path, tokenizer):
     assert float(wrong["extra_logs"]["moj_error_rate"][0]) == 0.0
 
 
+def test_concurrent_rollouts_are_judged_in_few_requests(server, tmp_path, tokenizer):
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+    from test_trl_grpo import judge_requests
+
+    executor = SingleTurnAgentExecutor(remote_rm_url=reward_file(tmp_path, server, task="math"))
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2+3?"}], tokenize=False, add_generation_prompt=True)
+    params = SimpleNamespace(max_tokens=64, logprobs=None)
+
+    async def rollouts():
+        engines = [FixedEngine(tokenizer, f"The final answer is {5 if i % 2 else 6}<|im_end|>") for i in range(32)]
+        return await asyncio.gather(*(executor.execute(prompt, "5", params, 256, tokenizer, e) for e in engines))
+
+    sent = judge_requests(server)
+    outputs = asyncio.run(rollouts())
+    assert [float(o["reward"][0]) for o in outputs] == [float(i % 2) for i in range(32)]
+    # OpenRLHF runs each sample's reward_func on a thread of asyncio's default pool
+    # (min(32, cores + 4) threads: 6 here); the calls in flight together meet in one request,
+    # so 32 samples take a handful of requests instead of 32.
+    assert judge_requests(server) - sent <= 32 // 4
+
+
 def test_http_endpoint_through_openrlhfs_executor(server, tokenizer):
     from openrlhf.utils.agent import SingleTurnAgentExecutor
 
@@ -80,6 +102,18 @@ def test_http_endpoint_through_openrlhfs_executor(server, tokenizer):
     wrong = rollout(executor, tokenizer, "What is 2+3?", "The final answer is 6", "5")
     assert right["reward"] == [1.0] and wrong["reward"] == [0.0]
     assert right["extra_logs"]["moj/math_answer"] == [1.0]
+
+
+def test_an_undecided_sample_over_http_is_logged_by_openrlhf_naming_the_judge(server, tokenizer, capfd, caplog):
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+    url = server.replace("http://", f"http://moj:{API_KEY}@") + "/v1/tasks/llm_only/get_reward"
+    out = rollout(SingleTurnAgentExecutor(remote_rm_url=[url]), tokenizer, "Capital of France?", "Paris", "Paris")
+    assert out["reward"] is None
+    # OpenRLHF logs aiohttp's error, which quotes the status line: moj puts the reason there.
+    # (Its logger writes to the stdout of its first use, which pytest may have captured as a log.)
+    logged = capfd.readouterr().out + caplog.text
+    assert "502" in logged and "unreachable_llm" in logged, logged
 
 
 def test_an_undecided_sample_is_never_a_reward(server, tmp_path, tokenizer, caplog):
