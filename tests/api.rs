@@ -417,6 +417,21 @@ async fn bad_requests_are_4xx_with_a_json_body_naming_the_field(backend: Backend
         (status, body["error"]["code"].as_str()),
         (422, Some("invalid_task"))
     );
+    // A judge listed twice is refused where the task is defined (it would make every request
+    // naming the task fail with 422 duplicate_judge).
+    let (status, body) = put(
+        "/v1/tasks/t",
+        json!({"judges": ["no_refusal", "no_refusal"]}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["field"].as_str()
+        ),
+        (422, Some("duplicate_judge"), Some("judges[1]"))
+    );
     // Nothing invalid was stored.
     assert_eq!(server.db.scalar("SELECT COUNT(*) FROM judges"), 0);
     assert_eq!(server.db.scalar("SELECT COUNT(*) FROM tasks"), 0);

@@ -53,6 +53,11 @@ fn check_config_accepts_a_valid_file_and_names_what_is_wrong_in_a_bad_one() {
         ),
         ("[judges.r]\nkind = \"oracle\"\n", "judges.r.kind"),
         ("[tasks.t]\njudges = [\"ghost\"]\n", "tasks.t.judges"),
+        // A task naming a judge twice would make every request naming it fail.
+        (
+            "[judges.r]\nkind = \"refusal\"\n[tasks.t]\njudges = [\"r\", \"r\"]\n",
+            "judges[1]: judge \"r\" is listed twice",
+        ),
         ("[judges.\"a/b\"]\nkind = \"refusal\"\n", "judges.a/b"),
         ("not toml at all = = =", "parsing config file"),
     ];

@@ -79,8 +79,8 @@ pub enum CatalogError {
     InUse { name: String, tasks: Vec<String> },
     #[error("judges[{index}]: unknown judge {name:?}")]
     UnknownJudge { index: usize, name: String },
-    #[error("judges: {0}")]
-    InvalidTask(String),
+    #[error("{0}")]
+    InvalidJudgeList(JudgeListProblem),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -94,6 +94,40 @@ pub struct Catalog {
     writer: tokio::sync::Mutex<()>,
     loaded: AtomicBool,
     max_judges: usize,
+}
+
+/// What is wrong with a mixture's judge list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JudgeListProblem {
+    #[error("judges: a mixture needs at least one judge")]
+    Empty,
+    #[error("judges: {len} judges; at most {max} (limits.max_judges)")]
+    TooMany { len: usize, max: usize },
+    #[error("judges[{index}]: judge {name:?} is listed twice")]
+    Duplicate { index: usize, name: String },
+}
+
+/// The rules for a mixture's judge list, wherever one is defined (the config file, `PUT
+/// /v1/tasks`, a request's `judges`): at least one judge, at most `max_judges`, none twice
+/// (a task naming a judge twice would make every request naming it fail).
+pub fn validate_judge_list(judges: &[String], max_judges: usize) -> Result<(), JudgeListProblem> {
+    if judges.is_empty() {
+        return Err(JudgeListProblem::Empty);
+    }
+    if judges.len() > max_judges {
+        return Err(JudgeListProblem::TooMany {
+            len: judges.len(),
+            max: max_judges,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    match judges.iter().enumerate().find(|(_, j)| !seen.insert(*j)) {
+        Some((index, name)) => Err(JudgeListProblem::Duplicate {
+            index,
+            name: name.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 pub fn validate_name(name: &str) -> Result<(), CatalogError> {
@@ -136,12 +170,8 @@ impl Catalog {
         let mut config_tasks = HashMap::new();
         for (name, task) in &config.tasks {
             validate_name(name).with_context(|| format!("tasks.{name}"))?;
-            if task.judges.len() > config.limits.max_judges {
-                bail!(
-                    "tasks.{name}.judges: more than limits.max_judges ({})",
-                    config.limits.max_judges
-                );
-            }
+            validate_judge_list(&task.judges, config.limits.max_judges)
+                .with_context(|| format!("tasks.{name}"))?;
             for judge in &task.judges {
                 if !config_judges.contains_key(judge) {
                     bail!(
@@ -358,17 +388,8 @@ impl Catalog {
                 name: name.into(),
             });
         }
-        if definition.judges.is_empty() {
-            return Err(CatalogError::InvalidTask(
-                "a task needs at least one judge".into(),
-            ));
-        }
-        if definition.judges.len() > self.max_judges {
-            return Err(CatalogError::InvalidTask(format!(
-                "at most {} judges per task (limits.max_judges)",
-                self.max_judges
-            )));
-        }
+        validate_judge_list(&definition.judges, self.max_judges)
+            .map_err(CatalogError::InvalidJudgeList)?;
         let _writer = self.writer.lock().await;
         if definition.judges.iter().any(|j| self.judge(j).is_none()) {
             // Perhaps created through another replica since the last refresh.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 # Text that chat templates put after an assistant turn: a response decoded with its special
 # tokens (OpenRLHF's `query`) ends with one of these, which no judge should see.
@@ -18,6 +18,13 @@ END_OF_TURN = (
     "</s>",  # Llama 2, Mistral
     "<eos>",
 )
+
+
+def judge_target(task: Optional[str], judges: Optional[Iterable[str]]) -> Dict[str, Any]:
+    """``{"task": ..., "judges": [...]}`` with exactly one of them set (else ``ValueError``)."""
+    if (task is None) == (judges is None):
+        raise ValueError("give exactly one of task= and judges=")
+    return {"task": task, "judges": list(judges) if judges is not None else None}
 
 
 def as_prompt(prompt: Any) -> Union[str, List[Dict[str, Any]]]:

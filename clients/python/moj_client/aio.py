@@ -16,13 +16,13 @@ functions to a spawned process)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from moj_client._items import judge_target
 from moj_client._retry import TRANSIENT_STATUSES, retry_delay
-from moj_client.client import JudgeError
+from moj_client.client import JudgeError, connect
 
 _ITEM_FIELD = re.compile(r"^items\[(\d+)\]")
 
@@ -59,19 +59,10 @@ class AsyncJudgeClient:
         max_backoff: float = 30.0,
         max_connections: int = 64,
     ):
-        base = base_url or os.environ.get("MOJ_JUDGE_URL") or "http://127.0.0.1:8080"
-        self.base_url = base.rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("MOJ_API_KEY")
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        connect(self, base_url, api_key, timeout, max_batch, retries, backoff, max_backoff)
         if batch_window < 0:
             raise ValueError("batch_window must not be negative")
-        self.timeout = timeout
-        self.max_batch = max_batch
         self.batch_window = batch_window
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.max_connections = max_connections
         self.requests_sent = 0
         self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
@@ -247,9 +238,9 @@ class AsyncJudgeClient:
 
 
 def _batch_key(task: Optional[str], judges: Optional[Iterable[str]], cache: bool) -> BatchKey:
-    if (task is None) == (judges is None):
-        raise ValueError("give exactly one of task= and judges=")
-    return (task, tuple(judges) if judges is not None else None, bool(cache))
+    target = judge_target(task, judges)
+    judge_names = target["judges"]
+    return (task, tuple(judge_names) if judge_names is not None else None, bool(cache))
 
 
 def _refused_item(err: JudgeError, size: int) -> Optional[int]:

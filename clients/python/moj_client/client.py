@@ -39,6 +39,30 @@ def item_reward(
     return None
 
 
+def connect(
+    client: Any,
+    base_url: Optional[str],
+    api_key: Optional[str],
+    timeout: float,
+    max_batch: int,
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+) -> None:
+    """The settings both clients share: the server (``$MOJ_JUDGE_URL``, else
+    ``http://127.0.0.1:8080``), the key (``$MOJ_API_KEY``), batch size and retry policy."""
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+    base = base_url or os.environ.get("MOJ_JUDGE_URL") or "http://127.0.0.1:8080"
+    client.base_url = base.rstrip("/")
+    client.api_key = api_key if api_key is not None else os.environ.get("MOJ_API_KEY")
+    client.timeout = timeout
+    client.max_batch = max_batch
+    client.retries = retries
+    client.backoff = backoff
+    client.max_backoff = max_backoff
+
+
 class JudgeClient:
     """A client for one judge server.
 
@@ -58,16 +82,7 @@ class JudgeClient:
         max_backoff: float = 30.0,
         session: Optional[requests.Session] = None,
     ):
-        base = base_url or os.environ.get("MOJ_JUDGE_URL") or "http://127.0.0.1:8080"
-        self.base_url = base.rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("MOJ_API_KEY")
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
-        self.timeout = timeout
-        self.max_batch = max_batch
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        connect(self, base_url, api_key, timeout, max_batch, retries, backoff, max_backoff)
         self.session = session or requests.Session()
 
     def _headers(self) -> Dict[str, str]:

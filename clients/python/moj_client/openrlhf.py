@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 import asyncio
 
 from moj_client import _background
-from moj_client._items import metadata_from, response_after_prompt
+from moj_client._items import judge_target, metadata_from, response_after_prompt
 from moj_client._results import rewards_or_fallback, summary
 from moj_client.aio import AsyncJudgeClient
 from moj_client.client import JudgeError
@@ -77,10 +77,8 @@ class RewardFunc:
         error_reward: Optional[float] = None,
         client: Optional[AsyncJudgeClient] = None,
     ):
-        if (task is None) == (judges is None):
-            raise ValueError("give exactly one of task= and judges=")
         self.task = task
-        self.judges = list(judges) if judges is not None else None
+        self.judges = judge_target(task, judges)["judges"]
         self.label_key = label_key
         self.pass_reward = pass_reward
         self.fail_reward = fail_reward

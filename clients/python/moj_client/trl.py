@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
-from moj_client._items import as_prompt, as_response, metadata_from
+from moj_client._items import as_prompt, as_response, judge_target, metadata_from
 from moj_client._results import summary
 from moj_client.aio import AsyncJudgeClient
 from moj_client.client import JudgeClient, item_reward
@@ -70,11 +70,10 @@ class _Base:
         name: Optional[str] = None,
         log: bool = True,
     ):
-        if (task is None) == (judges is None):
-            raise ValueError("give exactly one of task= and judges=")
+        target = judge_target(task, judges)
         check_trl_version()
         self.task = task
-        self.judges = list(judges) if judges is not None else None
+        self.judges = target["judges"]
         self.base_url = base_url
         self.api_key = api_key
         self.pass_reward = pass_reward

@@ -32,10 +32,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Iterable, Optional, Tuple
 
-from moj_client._items import as_prompt, metadata_from
+from moj_client import _background
+from moj_client._items import as_prompt, judge_target, metadata_from
 from moj_client._results import judge_flags, undecided_error
 from moj_client.aio import AsyncJudgeClient
-from moj_client.client import JudgeClient, item_reward
+from moj_client.client import item_reward
 
 # extra_info fields veRL and its preprocessing scripts add that are not metadata for a judge.
 VERL_BOOKKEEPING = frozenset(
@@ -43,7 +44,6 @@ VERL_BOOKKEEPING = frozenset(
 )
 
 _async_clients: Dict[Tuple[Any, ...], AsyncJudgeClient] = {}
-_sync_clients: Dict[Tuple[Any, ...], JudgeClient] = {}
 
 
 def _async_client(base_url: Optional[str], api_key: Optional[str], batch_window: float) -> AsyncJudgeClient:
@@ -51,13 +51,6 @@ def _async_client(base_url: Optional[str], api_key: Optional[str], batch_window:
     if key not in _async_clients:
         _async_clients[key] = AsyncJudgeClient(base_url=base_url, api_key=api_key, batch_window=batch_window)
     return _async_clients[key]
-
-
-def _sync_client(base_url: Optional[str], api_key: Optional[str]) -> JudgeClient:
-    key = (base_url, api_key)
-    if key not in _sync_clients:
-        _sync_clients[key] = JudgeClient(base_url=base_url, api_key=api_key)
-    return _sync_clients[key]
 
 
 def make_item(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any, answer_key: str = "answer") -> Dict[str, Any]:
@@ -94,12 +87,6 @@ def score_of(
     return out
 
 
-def _target(task: Optional[str], judges: Optional[Iterable[str]]) -> Dict[str, Any]:
-    if (task is None) == (judges is None):
-        raise ValueError("moj_client.verl: give exactly one of the reward kwargs task= and judges=")
-    return {"task": task, "judges": list(judges) if judges is not None else None}
-
-
 async def compute_score(
     data_source: Any = None,
     solution_str: str = "",
@@ -119,27 +106,11 @@ async def compute_score(
     """One sample (veRL's reward-loop managers), micro-batched with its neighbours."""
     item = make_item(data_source, solution_str, ground_truth, extra_info, answer_key)
     client = _async_client(base_url, api_key, batch_window)
-    result = await client.judge_one(item, **_target(task, judges))
+    result = await client.judge_one(item, **judge_target(task, judges))
     return score_of(result, pass_reward, fail_reward, error_score)
 
 
-def compute_score_sync(
-    data_source: Any = None,
-    solution_str: str = "",
-    ground_truth: Any = None,
-    extra_info: Any = None,
-    task: Optional[str] = None,
-    judges: Optional[Iterable[str]] = None,
-    base_url: Optional[str] = None,
-    api_key: Optional[str] = None,
-    answer_key: str = "answer",
-    pass_reward: float = 1.0,
-    fail_reward: float = 0.0,
-    error_score: Optional[float] = None,
-    **_: Any,
-) -> Dict[str, Any]:
-    """The same, synchronous (one request per call), for code that calls ``compute_score``
-    outside an event loop."""
-    item = make_item(data_source, solution_str, ground_truth, extra_info, answer_key)
-    result = _sync_client(base_url, api_key).judge([item], **_target(task, judges))[0]
-    return score_of(result, pass_reward, fail_reward, error_score)
+def compute_score_sync(*args: Any, **kwargs: Any) -> Dict[str, Any]:
+    """:func:`compute_score` for callers outside an event loop (on any thread): run on one
+    background loop, so concurrent callers are still micro-batched."""
+    return _background.run(compute_score(*args, **kwargs))

@@ -4,7 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use judge_api::{ErrorBody, ErrorDetail};
 
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, JudgeListProblem};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -60,6 +60,25 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A judge list's problem, its fields named by `field_of(index)` (`judges[i]`, or `task`
+    /// when the list is a task's).
+    pub fn from_judge_list(problem: JudgeListProblem, field_of: impl Fn(usize) -> String) -> Self {
+        let message = problem.to_string();
+        match problem {
+            JudgeListProblem::Empty => {
+                ApiError::unprocessable("invalid_task", message).at("judges")
+            }
+            JudgeListProblem::TooMany { .. } => {
+                ApiError::too_large("too_many_judges", message).at(field_of(0))
+            }
+            JudgeListProblem::Duplicate { index, .. } => {
+                ApiError::unprocessable("duplicate_judge", message).at(field_of(index))
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -107,8 +126,8 @@ impl From<CatalogError> for ApiError {
             CatalogError::UnknownJudge { index, .. } => {
                 ApiError::unprocessable("unknown_judge", message).at(format!("judges[{index}]"))
             }
-            CatalogError::InvalidTask(_) => {
-                ApiError::unprocessable("invalid_task", message).at("judges")
+            CatalogError::InvalidJudgeList(problem) => {
+                ApiError::from_judge_list(problem, |i| format!("judges[{i}]"))
             }
             CatalogError::Database(error) => {
                 tracing::error!(%error, "database error while changing the catalog");

@@ -1,6 +1,5 @@
 //! `POST /v1/judge`: score a batch with a task's mixture of judges or an explicit list.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -9,8 +8,7 @@ use judge_api::{Item, JudgeRequest, JudgeResponse};
 
 use super::extract::ApiJson;
 use super::{ApiError, App};
-use crate::admission::Busy;
-use crate::catalog::JudgeEntry;
+use crate::catalog::{JudgeEntry, validate_judge_list};
 use crate::config::Limits;
 use crate::scoring::Scorer;
 
@@ -71,13 +69,7 @@ pub(super) async fn score_items(
         )
         .at(format!("items[{}].{}", invalid.index, invalid.error.field))
     })?;
-    let _permit = app.admission.admit(items.len()).await.map_err(|busy| {
-        let why = match busy {
-            Busy::QueueFull => "too many batches are waiting",
-            Busy::WaitedTooLong => "no scoring slot became free in time (limits.queue_timeout_ms)",
-        };
-        ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
-    })?;
+    let _permit = app.admit(items.len()).await?;
     Ok(app.scorer.score(judges, items, cache).await)
 }
 
@@ -121,29 +113,12 @@ fn resolve_judges(app: &App, request: &JudgeRequest) -> Result<Vec<Arc<JudgeEntr
                 (judges.clone(), Box::new(|i| format!("judges[{i}]")))
             }
         };
-    if names.len() > app.config.limits.max_judges {
-        return Err(ApiError::too_large(
-            "too_many_judges",
-            format!(
-                "{} judges; at most {} (limits.max_judges)",
-                names.len(),
-                app.config.limits.max_judges
-            ),
-        )
-        .at(field_of(0)));
-    }
-    let mut seen = HashSet::new();
+    validate_judge_list(&names, app.config.limits.max_judges)
+        .map_err(|problem| ApiError::from_judge_list(problem, &field_of))?;
     names
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            if !seen.insert(name) {
-                return Err(ApiError::unprocessable(
-                    "duplicate_judge",
-                    format!("judge {name:?} is listed twice"),
-                )
-                .at(field_of(i)));
-            }
             catalog.judge(name).ok_or_else(|| {
                 ApiError::unprocessable("unknown_judge", format!("unknown judge {name:?}"))
                     .at(field_of(i))

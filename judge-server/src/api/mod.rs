@@ -23,7 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Busy};
 use crate::auth::{Denied, Keys, Role};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -44,6 +44,28 @@ pub struct App {
 }
 
 pub type AppState = State<Arc<App>>;
+
+impl App {
+    /// The sandbox (500 when this process runs without one).
+    fn sandbox(&self) -> Result<Arc<crate::sandbox::Sandbox>, ApiError> {
+        self.catalog
+            .context()
+            .sandbox
+            .clone()
+            .ok_or_else(|| ApiError::internal("the sandbox is not running in this process"))
+    }
+
+    /// A slot for `items` items of work, or 503 with Retry-After when saturated.
+    async fn admit(&self, items: usize) -> Result<crate::admission::Permit, ApiError> {
+        self.admission.admit(items).await.map_err(|busy| {
+            let why = match busy {
+                Busy::QueueFull => "too many requests are waiting",
+                Busy::WaitedTooLong => "no slot became free in time (limits.queue_timeout_ms)",
+            };
+            ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
+        })
+    }
+}
 
 pub fn router(app: Arc<App>) -> Router {
     let v1 = Router::new()

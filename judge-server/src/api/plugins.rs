@@ -43,12 +43,7 @@ pub async fn put(
     if body.is_empty() {
         return Err(ApiError::bad_request("invalid_plugin", "the body is empty"));
     }
-    let sandbox = app
-        .catalog
-        .context()
-        .sandbox
-        .clone()
-        .ok_or_else(|| ApiError::internal("the sandbox is not running in this process"))?;
+    let sandbox = app.sandbox()?;
     let size = body.len();
     let sha256 = sandbox
         .register_plugin(body.to_vec())

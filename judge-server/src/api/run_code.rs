@@ -23,7 +23,6 @@ use judge_api::{CommandRunResult, CommandRunStatus, RunCodeRequest, RunCodeRespo
 
 use super::extract::ApiJson;
 use super::{ApiError, App};
-use crate::admission::Busy;
 use crate::metrics::RunCodeLabels;
 use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError, Workdir};
 
@@ -53,20 +52,9 @@ pub async fn run_code(
     State(app): State<Arc<App>>,
     ApiJson(request): ApiJson<RunCodeRequest>,
 ) -> Result<Json<RunCodeResponse>, ApiError> {
-    let sandbox = app
-        .catalog
-        .context()
-        .sandbox
-        .clone()
-        .ok_or_else(|| ApiError::internal("the sandbox is not running in this process"))?;
+    let sandbox = app.sandbox()?;
     let plan = plan(&request, &sandbox)?;
-    let _permit = app.admission.admit(1).await.map_err(|busy| {
-        let why = match busy {
-            Busy::QueueFull => "too many requests are waiting",
-            Busy::WaitedTooLong => "no slot became free in time (limits.queue_timeout_ms)",
-        };
-        ApiError::busy(format!("the server is saturated: {why}; retry later"), 1)
-    })?;
+    let _permit = app.admit(1).await?;
     let response = run(&sandbox, &request, &plan).await?;
     app.metrics
         .run_code
