@@ -202,7 +202,8 @@ async fn javascript_hostile_programs_and_reward_hacks_fail_with_the_right_reason
         (
             "patch-builtins",
             "Object.defineProperty(Array.prototype, '0', {set() {}});\nString.prototype.slice = () => '';\nReflect.apply = () => 0;\nFunction.prototype.call = () => 0;\nconsole.assert = () => {};\nfunction f() { return 0; }",
-            "assertion",
+            // The intrinsics are frozen before the solution runs: patching them is an error.
+            "exception",
         ),
         (
             "late-exit",
@@ -242,6 +243,134 @@ async fn javascript_hostile_programs_and_reward_hacks_fail_with_the_right_reason
     )
     .await;
     assert_eq!(ok.results[0].verdict, Verdict::Pass, "{ok:?}");
+}
+
+/// What the tests share with the solution in one QuickJS instance: the intrinsics (`JSON`,
+/// `Math`, `Array.prototype`, ...) and the global bindings naming them. A solution that
+/// rewrites them decides what the tests compute, unless they are frozen before it runs
+/// (javascript.rs `harden`). Legitimate solutions that override methods on their own objects,
+/// subclass errors or export CommonJS-style still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_solutions_cannot_rewrite_what_the_tests_use() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let json_test =
+        json!({"unit_tests": ["assert(JSON.stringify(f()) === JSON.stringify([1, 2]))"]});
+    let join_test = json!({"unit_tests": ["assert(f().join('-') === '1-2')"]});
+    let random_test = json!({"unit_tests": [
+        "for (let i = 0; i < 20; i++) { const x = Math.floor(Math.random() * 1000); assert(f(x) === 2 * x); }"
+    ]});
+    let keys_test = json!({"test_list": ["assert(Object.keys(f()).length === 2 && f().a === 1 && f().b === 2)"]});
+    let iterate_test =
+        json!({"unit_tests": ["let n = 0; for (const x of [1, 2, 3]) n += x; assert(f() === n)"]});
+    let fixed_test = json!({"unit_tests": ["assert(f().toFixed(2) === '3.14')"]});
+    let attacks: &[(&str, &str, &Value)] = &[
+        (
+            "patch-json",
+            "JSON.stringify = () => 'same';\nfunction f() { return 0; }",
+            &json_test,
+        ),
+        (
+            "replace-json",
+            "globalThis.JSON = { stringify: () => 'same' };\nfunction f() { return 0; }",
+            &json_test,
+        ),
+        (
+            "shadow-json",
+            "var JSON = { stringify: () => 'same' };\nfunction f() { return 0; }",
+            &json_test,
+        ),
+        (
+            "let-json",
+            "let JSON = { stringify: () => 'same' };\nfunction f() { return 0; }",
+            &json_test,
+        ),
+        (
+            "patch-join",
+            "Array.prototype.join = function () { return '1-2'; };\nfunction f() { return []; }",
+            &join_test,
+        ),
+        (
+            "define-join",
+            "Object.defineProperty(Array.prototype, 'join', { value: () => '1-2' });\nfunction f() { return []; }",
+            &join_test,
+        ),
+        (
+            "patch-random",
+            "Math.random = () => 0.5;\nfunction f(x) { return 1000; }",
+            &random_test,
+        ),
+        (
+            "replace-math",
+            "globalThis.Math = { floor: () => 500, random: () => 0 };\nfunction f(x) { return 1000; }",
+            &random_test,
+        ),
+        (
+            "patch-keys",
+            "Object.keys = () => [1, 2];\nfunction f() { return { a: 1 }; }",
+            &keys_test,
+        ),
+        (
+            "proto-getter",
+            "Object.defineProperty(Object.prototype, 'b', { get() { return 2; } });\nfunction f() { return { a: 1 }; }",
+            &keys_test,
+        ),
+        (
+            "patch-iterator",
+            "Object.getPrototypeOf([][Symbol.iterator]()).next = function () { return { done: true }; };\nfunction f() { return 0; }",
+            &iterate_test,
+        ),
+        (
+            "patch-number",
+            "Number.prototype.toFixed = () => '3.14';\nfunction f() { return 2; }",
+            &fixed_test,
+        ),
+    ];
+    let legit: &[(&str, &str, &Value)] = &[
+        (
+            "own-tostring",
+            "function P(x) { this.x = x; }\nP.prototype.toString = function () { return 'P' + this.x; };\nfunction f(x) { return String(new P(x)) === 'P' + x ? 2 * x : 0; }",
+            &random_test,
+        ),
+        (
+            "error-subclass",
+            "class E extends Error { constructor(m) { super(m); this.name = 'E'; } }\nfunction f(x) { try { throw new E('m'); } catch (e) { return e.name === 'E' ? 2 * x : 0; } }",
+            &random_test,
+        ),
+        (
+            "commonjs",
+            "const f = (x) => 2 * x;\nmodule.exports = { f };\nglobalThis.helper = 1;",
+            &random_test,
+        ),
+        (
+            "json-and-keys",
+            "function f() { return JSON.parse('{\"a\": 1, \"b\": 2}'); }",
+            &keys_test,
+        ),
+        (
+            "array-join",
+            "function f() { const a = [1, 2]; a.join = Array.prototype.join; return a; }",
+            &join_test,
+        ),
+    ];
+    let items = attacks
+        .iter()
+        .chain(legit)
+        .map(|(id, code, tests)| {
+            Item::new("p", *code)
+                .with_id(*id)
+                .with_metadata(metadata((*tests).clone()))
+        })
+        .collect();
+    let answer = judge(&server, "code_js", items).await;
+    for ((id, _, _), result) in attacks.iter().chain(legit).zip(&answer.results) {
+        let want = if attacks.iter().any(|(a, _, _)| a == id) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(result.verdict, want, "{id}: {:?}", result.judges[0]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

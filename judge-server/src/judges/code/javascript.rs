@@ -31,6 +31,18 @@
 //! non-writable, non-configurable globals, so a solution cannot replace or shadow them (trying is
 //! an error before the tests run). `std.exit(0)`, `process.exit(0)`, a thrown value or a fake
 //! "PASS" line all leave no valid report and fail.
+//!
+//! The solution and the tests share one QuickJS realm (unlike Python's two instances,
+//! `harness.rs`): JavaScript offers a solution no frame introspection (strict-mode `caller` is
+//! poisoned), no heap enumeration and no operator overloading for `===`, so what the tests share
+//! with it is the realm's mutable state: the intrinsics (`JSON.stringify`, `Math.random`,
+//! `Array.prototype.join`, iterator prototypes, ...) and the global bindings naming them.
+//! `harden` freezes those before the solution runs (after the item's trusted setup), and makes
+//! every global binding non-writable and non-configurable; assignments that would only shadow an
+//! inherited property on the solution's own objects (`this.name` in an Error subclass,
+//! `P.prototype.toString = ...`) still work. A solution that patches a builtin fails to load
+//! (strict code) or patches nothing (sloppy code). Cost: ~2-4 ms per run
+//! (docs/benchmarks.md). stdio programs run unhardened: their output is compared outside.
 
 use serde_json::{Value, json};
 
@@ -53,6 +65,9 @@ const encode = encodeURIComponent, slice = Str.prototype.slice, split = Str.prot
 const charCodeAt = Str.prototype.charCodeAt, resolve = Prom.resolve, then = Prom.prototype.then;
 const S = std, evalScript = S.evalScript, input = S.in, out = S.out, err = S.err, exit = S.exit;
 const getline = input.getline, readAsString = input.readAsString, puts = out.puts, flush = out.flush;
+const getOwnPropertyNames = O.getOwnPropertyNames, getOwnPropertySymbols = O.getOwnPropertySymbols;
+const getOwnPropertyDescriptor = O.getOwnPropertyDescriptor, TypeErr = TypeError;
+const push = ArrayProto.push, pop = ArrayProto.pop, concat = ArrayProto.concat;
 const tests = data.mode === "tests";
 const nonce = tests ? apply(getline, input, []) : "";
 const text = (value) => { try { return Str(value); } catch (e) { return "<unprintable>"; } };
@@ -202,8 +217,78 @@ defineProperty(G, "module", { value: commonjs, writable: true, configurable: tru
 defineProperty(G, "exports", { value: commonjs.exports, writable: true, configurable: true });
 if (!tests) { evalScript(data.solution); return; }
 const report = (line) => { apply(puts, out, ["\n" + nonce + " " + line + "\n"]); apply(flush, out, []); exit(0); };
+// Properties code assigns on its own objects, shadowing an inherited one (`this.name = ...` in
+// an Error subclass, `P.prototype.toString = ...`): on a frozen prototype such an assignment
+// would fail, so there they become accessors whose setter defines the property on the receiver.
+const OVERRIDABLE = ["constructor", "name", "message", "toString", "valueOf", "toLocaleString", "toJSON"];
+const tame = (proto, key, made) => {
+  const d = getOwnPropertyDescriptor(proto, key);
+  if (d === undefined || !apply(hasOwn, d, ["value"]) || !d.configurable) return;
+  const value = d.value;
+  const get = function () { return value; };
+  const set = function (v) {
+    if (this === proto) throw new TypeErr("Cannot assign to read only property '" + key + "' of a frozen intrinsic");
+    defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+  };
+  defineProperty(proto, key, { get, set, enumerable: d.enumerable, configurable: false });
+  apply(push, made, [get, set]);
+};
+// Everything the tests share with the solution, frozen before it runs (a realm-wide walk costs
+// ~7 ms of QuickJS-in-WebAssembly per run, so the intrinsics are reached by name instead): every
+// global binding becomes non-writable and non-configurable (`globalThis.JSON = ...`, `var JSON`
+// and `let JSON` are refused); every global object or function is frozen with its `prototype`,
+// the members of global namespaces (JSON, Math, Reflect, console, std, os, process, ...) with
+// theirs, and the prototypes only instances lead to (iterators, generators, typed arrays). The
+// solution's own globals are still added; CommonJS `module` and `exports` stay writable.
+const harden = () => {
+  const roots = [], prototypes = [], made = [];
+  const isObject = (v) => (typeof v === "object" && v !== null) || typeof v === "function";
+  const ownKeys = (v) => apply(concat, getOwnPropertyNames(v), [getOwnPropertySymbols(v)]);
+  const dataValue = (o, k) => { try { const d = getOwnPropertyDescriptor(o, k); return d !== undefined && apply(hasOwn, d, ["value"]) ? d.value : undefined; } catch (e) { return undefined; } };
+  const add = (v) => {
+    if (!isObject(v) || v === G) return;
+    apply(push, roots, [v]);
+    if (typeof v === "function") {
+      const p = dataValue(v, "prototype");
+      if (isObject(p)) { apply(push, roots, [p]); apply(push, prototypes, [p]); }
+    }
+  };
+  const globals = ownKeys(G);
+  for (let i = 0; i < globals.length; i++) {
+    const k = globals[i];
+    if (k === "module" || k === "exports") continue;
+    const d = getOwnPropertyDescriptor(G, k);
+    const isData = apply(hasOwn, d, ["value"]);
+    try { defineProperty(G, k, isData ? { writable: false, configurable: false } : { configurable: false }); } catch (e) {}
+    if (!isData) continue;
+    const v = d.value;
+    add(v);
+    if (typeof v === "object" && v !== null && v !== G) {
+      const members = ownKeys(v);
+      for (let j = 0; j < members.length; j++) add(dataValue(v, members[j]));
+    }
+  }
+  const hidden = [
+    function* () {}, async function () {}, async function* () {},
+    [][Symbol.iterator](), new Map()[Symbol.iterator](), new Set()[Symbol.iterator](),
+    ""[Symbol.iterator](), (function* () {})(), Int8Array,
+  ];
+  for (let i = 0; i < hidden.length; i++) {
+    for (let p = getPrototypeOf(hidden[i]); p !== null && p !== ObjectProto; p = getPrototypeOf(p)) { add(p); apply(push, prototypes, [p]); }
+  }
+  for (let i = 0; i < prototypes.length; i++) {
+    for (let j = 0; j < OVERRIDABLE.length; j++) { try { tame(prototypes[i], OVERRIDABLE[j], made); } catch (e) {} }
+  }
+  for (let i = 0; i < made.length; i++) freeze(made[i]);
+  for (let i = 0; i < roots.length; i++) { try { freeze(roots[i]); } catch (e) {} }
+};
 try {
   evalScript(data.setup);
+} catch (error) {
+  report("L:" + hex(describe(error)));
+}
+harden();
+try {
   evalScript(data.solution);
 } catch (error) {
   report("L:" + hex(describe(error)));
