@@ -146,6 +146,19 @@ async fn judges_and_tasks_crud_persists_across_restart(backend: Backend) {
     );
     let tasks = client.list_tasks().await.unwrap().tasks;
     assert_eq!(tasks.len(), 2);
+    // Listing is paged: `limit` per answer, `next` to go on, a bad limit names the field.
+    let (status, first) = common::get_raw(&server, "/v1/judges?limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["judges"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next"], "final_answer");
+    let (_, rest) = common::get_raw(&server, "/v1/judges?limit=2&after=final_answer").await;
+    assert_eq!(rest["judges"][0]["name"], "no_refusal");
+    assert!(rest.get("next").is_none(), "{rest}");
+    let (status, bad) = common::get_raw(&server, "/v1/judges?limit=0").await;
+    assert_eq!(
+        (status, bad["error"]["field"].as_str()),
+        (422, Some("limit"))
+    );
 
     server.restart();
     let client = server.client();

@@ -173,8 +173,24 @@ impl JudgeClient {
             .await
     }
 
+    /// Every judge: the server's pages (`?after=`) followed to the end.
     pub async fn list_judges(&self) -> Result<JudgeList, ClientError> {
-        self.send::<(), _>(Method::GET, "/v1/judges", None).await
+        let mut all = Vec::new();
+        let mut path = "/v1/judges".to_owned();
+        loop {
+            let page: JudgeList = self.send::<(), _>(Method::GET, &path, None).await?;
+            all.extend(page.judges);
+            match page.next {
+                // Names are [A-Za-z0-9_.-]: nothing to escape.
+                Some(next) => path = format!("/v1/judges?after={next}"),
+                None => {
+                    return Ok(JudgeList {
+                        judges: all,
+                        next: None,
+                    });
+                }
+            }
+        }
     }
 
     pub async fn delete_judge(&self, name: &str) -> Result<(), ClientError> {
@@ -196,8 +212,23 @@ impl JudgeClient {
             .await
     }
 
+    /// Every task: the server's pages (`?after=`) followed to the end.
     pub async fn list_tasks(&self) -> Result<TaskList, ClientError> {
-        self.send::<(), _>(Method::GET, "/v1/tasks", None).await
+        let mut all = Vec::new();
+        let mut path = "/v1/tasks".to_owned();
+        loop {
+            let page: TaskList = self.send::<(), _>(Method::GET, &path, None).await?;
+            all.extend(page.tasks);
+            match page.next {
+                Some(next) => path = format!("/v1/tasks?after={next}"),
+                None => {
+                    return Ok(TaskList {
+                        tasks: all,
+                        next: None,
+                    });
+                }
+            }
+        }
     }
 
     pub async fn delete_task(&self, name: &str) -> Result<(), ClientError> {

@@ -380,6 +380,9 @@ pub struct TaskInfo {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct JudgeList {
     pub judges: Vec<JudgeInfo>,
+    /// When more judges follow: the last name of this page (ask `?after=<next>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// `GET /v1/tasks`.
@@ -387,6 +390,9 @@ pub struct JudgeList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct TaskList {
     pub tasks: Vec<TaskInfo>,
+    /// When more tasks follow: the last name of this page (ask `?after=<next>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// A judge kind the server can build.

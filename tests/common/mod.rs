@@ -440,6 +440,17 @@ pub async fn metrics(server: &Server) -> String {
         .unwrap()
 }
 
+/// GETs `path` (no key) and returns (status, parsed body).
+pub async fn get_raw(server: &Server, path: &str) -> (u16, Value) {
+    let response = http().get(server.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 /// POSTs raw bytes as JSON and returns (status, parsed body).
 pub async fn post_raw(server: &Server, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
     post_raw_as(server, path, body, None).await

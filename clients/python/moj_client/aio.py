@@ -16,6 +16,7 @@ functions to a spawned process)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import re
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -66,6 +67,7 @@ class AsyncJudgeClient:
         self.max_connections = max_connections
         self.requests_sent = 0
         self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
+        _open_clients.add(self)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
@@ -75,6 +77,7 @@ class AsyncJudgeClient:
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._loops = weakref.WeakKeyDictionary()
+        _open_clients.add(self)
 
     async def __aenter__(self) -> "AsyncJudgeClient":
         return self
@@ -235,6 +238,28 @@ class AsyncJudgeClient:
             if attempt < self.retries:
                 await asyncio.sleep(retry_delay(attempt, retry_after, self.backoff, self.max_backoff))
         raise JudgeError(f"POST {path} failed after {self.retries + 1} attempts: {last}")
+
+
+_open_clients: "weakref.WeakSet[AsyncJudgeClient]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_sessions_at_exit() -> None:
+    """Closes the sessions nobody closed (veRL and TRL never tell a reward function that
+    training ended), each on its own loop, so the interpreter exits without aiohttp's
+    "Unclosed client session" warnings."""
+    for client in list(_open_clients):
+        for loop, state in list(client._loops.items()):
+            session = state.session
+            if session is None or session.closed or loop.is_closed():
+                continue
+            try:
+                if loop.is_running():
+                    asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
+                else:
+                    loop.run_until_complete(session.close())
+            except Exception:  # the interpreter is going away: nothing more to do
+                pass
 
 
 def _batch_key(task: Optional[str], judges: Optional[Iterable[str]], cache: bool) -> BatchKey:

@@ -73,3 +73,22 @@ def test_one_client_serves_several_event_loops(server):
 
     assert asyncio.run(once()) == "pass"
     assert asyncio.run(once()) == "pass"
+
+
+def test_sessions_left_open_are_closed_at_exit(server):
+    """veRL and TRL never close a reward function's client: the interpreter must still exit
+    without aiohttp's unclosed-session warnings (its loop stays alive, as veRL's worker does)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from moj_client import AsyncJudgeClient\n"
+        f"client = AsyncJudgeClient(base_url={server!r}, api_key={API_KEY!r})\n"
+        "loop = asyncio.new_event_loop()\n"
+        "result = loop.run_until_complete(client.judge_one({'prompt': 'p', 'response': 'Paris'}, judges=['mentions_paris']))\n"
+        "print(result['verdict'])\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "pass", done.stderr
+    assert "Unclosed" not in done.stderr, done.stderr

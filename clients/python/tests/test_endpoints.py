@@ -124,5 +124,6 @@ def test_run_code_refuses_what_it_cannot_do_by_field(server):
     assert refused({"code": "print(1)", "files": {"../x": ""}}) == "files.../x"
     assert refused({"code": "print(1)", "files": {"x": "not base64!"}}) == "files.x"
     assert refused({"code": "print(1)", "fetch_files": ["../../etc/passwd"]}) == "fetch_files[0]"
+    assert refused({"code": "print(1)", "files": {"a": "", "a/b": ""}}) == "files.a/b"
     metrics = requests.get(f"{server}/metrics", timeout=10).text
     assert 'moj_run_code_total{language="python",status="Success"}' in metrics

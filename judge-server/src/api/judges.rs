@@ -3,20 +3,32 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use judge_api::{JudgeDefinition, JudgeInfo, JudgeList, KindList};
 
 use super::extract::ApiJson;
+use super::page::{PageQuery, page};
 use super::{ApiError, App};
 use crate::judges::KINDS;
 
 #[utoipa::path(get, path = "/v1/judges", tag = "judges",
-    responses((status = 200, body = JudgeList)), security(("bearer" = [])))]
-pub async fn list(State(app): State<Arc<App>>) -> Json<JudgeList> {
-    Json(JudgeList {
-        judges: app.catalog.judges().iter().map(|e| e.info()).collect(),
-    })
+    params(
+        ("limit" = Option<usize>, Query, description = "Judges per page (1-1000, default 1000)"),
+        ("after" = Option<String>, Query, description = "Start after this name (the previous page's `next`)"),
+    ),
+    responses((status = 200, body = JudgeList), (status = 422, body = judge_api::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<JudgeList>, ApiError> {
+    let (judges, next) = page(app.catalog.judges(), |e| e.name.as_str(), query)?;
+    Ok(Json(JudgeList {
+        judges: judges.iter().map(|e| e.info()).collect(),
+        next,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/judges/{name}", tag = "judges",

@@ -9,6 +9,7 @@ mod health;
 mod judge;
 mod judges;
 pub mod openapi;
+mod page;
 mod plugins;
 mod run_code;
 mod tasks;

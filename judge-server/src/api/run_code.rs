@@ -34,7 +34,8 @@ struct Plan {
     language: Language,
     language_label: &'static str,
     limits: RunLimits,
-    files: Vec<(PathBuf, Vec<u8>)>,
+    /// (the request's name, the path inside the run's directory, the content)
+    files: Vec<(String, PathBuf, Vec<u8>)>,
     fetch: Vec<(String, PathBuf)>,
 }
 
@@ -127,7 +128,7 @@ fn plan(request: &RunCodeRequest, sandbox: &Sandbox) -> Result<Plan, ApiError> {
             )
             .at(field));
         }
-        files.push((path, bytes));
+        files.push((name.clone(), path, bytes));
     }
     let fetch = request
         .fetch_files
@@ -194,9 +195,18 @@ async fn run(
     }
     let dir = work_directory()
         .map_err(|e| ApiError::internal(format!("cannot make a work directory: {e}")))?;
-    for (path, bytes) in &plan.files {
-        write_file(dir.path(), path, bytes)
-            .map_err(|e| ApiError::internal(format!("cannot write {}: {e}", path.display())))?;
+    for (name, path, bytes) in &plan.files {
+        write_file(dir.path(), path, bytes).map_err(|e| match e.kind() {
+            // Another entry is a file where this one needs a folder, or the reverse.
+            std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::IsADirectory
+            | std::io::ErrorKind::AlreadyExists => ApiError::unprocessable(
+                "invalid_file",
+                format!("cannot be written: {e} (another entry is in its way)"),
+            )
+            .at(format!("files.{name}")),
+            _ => ApiError::internal(format!("cannot write {}: {e}", path.display())),
+        })?;
     }
     let workdir = Workdir {
         host: dir.path().to_path_buf(),

@@ -3,19 +3,31 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use judge_api::{TaskDefinition, TaskInfo, TaskList};
 
 use super::extract::ApiJson;
+use super::page::{PageQuery, page};
 use super::{ApiError, App};
 
 #[utoipa::path(get, path = "/v1/tasks", tag = "tasks",
-    responses((status = 200, body = TaskList)), security(("bearer" = [])))]
-pub async fn list(State(app): State<Arc<App>>) -> Json<TaskList> {
-    Json(TaskList {
-        tasks: app.catalog.tasks().iter().map(|t| t.info()).collect(),
-    })
+    params(
+        ("limit" = Option<usize>, Query, description = "Tasks per page (1-1000, default 1000)"),
+        ("after" = Option<String>, Query, description = "Start after this name (the previous page's `next`)"),
+    ),
+    responses((status = 200, body = TaskList), (status = 422, body = judge_api::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<TaskList>, ApiError> {
+    let (tasks, next) = page(app.catalog.tasks(), |t| t.name.as_str(), query)?;
+    Ok(Json(TaskList {
+        tasks: tasks.iter().map(|t| t.info()).collect(),
+        next,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/tasks/{name}", tag = "tasks",
