@@ -12,9 +12,29 @@ pub struct VerdictTokens {
     pub fail: String,
 }
 
+/// How a completion was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// From the verdict tokens' probabilities.
+    Logprobs,
+    /// From a strict parse of the text.
+    Text,
+}
+
+impl Method {
+    /// The name in a verdict's details (`details.method`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Logprobs => "logprobs",
+            Method::Text => "text",
+        }
+    }
+}
+
 /// A decided completion: fail or pass, the probability of pass when known, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    pub method: Method,
     pub fail: bool,
     pub p_pass: Option<f64>,
     /// The text after the verdict word's line (e.g. Llama Guard's categories), trimmed.
@@ -44,11 +64,12 @@ pub fn decide(
         let p_fail_share = p_fail / total;
         let fail = p_fail_share >= threshold;
         return Ok(Decision {
+            method: Method::Logprobs,
             fail,
             p_pass: Some(p_pass / total),
             rest: text.map(|(_, rest)| rest).unwrap_or_default(),
             details: json!({
-                "method": "logprobs",
+                "method": Method::Logprobs.name(),
                 "p_pass": p_pass,
                 "p_fail": p_fail,
                 "threshold": threshold,
@@ -60,11 +81,12 @@ pub fn decide(
     }
     let (fail, rest) = text?;
     Ok(Decision {
+        method: Method::Text,
         fail,
         p_pass: None,
         rest,
         details: json!({
-            "method": "text",
+            "method": Method::Text.name(),
             "pass_token": tokens.pass,
             "fail_token": tokens.fail,
             "output": excerpt(&completion.content),

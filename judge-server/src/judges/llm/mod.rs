@@ -23,7 +23,7 @@ use judge_api::{Item, Prompt};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use self::decide::{Decision, VerdictTokens, decide};
+use self::decide::{Decision, Method, VerdictTokens, decide};
 use self::template::JudgeTemplate;
 use super::{ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec};
 use crate::llm::{Backend, ChatRequest, Message, Sampling};
@@ -221,7 +221,7 @@ impl LlmJudge {
         details["model"] = self.backend.model.clone().into();
         match &self.output {
             Output::Word => {
-                if details["method"] == "text" && !decision.rest.is_empty() {
+                if decision.method == Method::Text && !decision.rest.is_empty() {
                     return Judgement::error(format!(
                         "the judge answered more than {:?} or {:?}",
                         self.tokens.pass, self.tokens.fail
@@ -234,7 +234,7 @@ impl LlmJudge {
                     Ok(categories) => categories,
                     Err(reason) => return Judgement::error(reason).with_details(details),
                 };
-                if details["method"] == "text" && decision.fail && categories.is_empty() {
+                if decision.method == Method::Text && decision.fail && categories.is_empty() {
                     return Judgement::error("the judge answered unsafe without categories")
                         .with_details(details);
                 }
