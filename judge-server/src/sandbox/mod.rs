@@ -46,11 +46,20 @@ pub const WASI_PYTHON_LIB_GUEST: &str = "/usr/local/lib";
 
 /// An interpreter the sandbox can run. Adding one: a variant here, its file and fetch script
 /// below, and `sandboxes/<name>/fetch.sh`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// In judge configs and `metadata.language` it is `python`, `javascript` (or `js`) and
+/// `python3.15`; those names are part of code judges' fingerprints.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
+    #[default]
     Python,
+    #[serde(alias = "js")]
     JavaScript,
     /// CPython 3.15 with the scientific stack (opt-in runtime).
+    #[serde(rename = "python3.15")]
     Python315,
 }
 

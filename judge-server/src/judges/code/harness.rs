@@ -2,7 +2,7 @@
 //! harness.
 //!
 //! Adding a language: a sandbox `Language` (with its runtime and fetch script), a type that
-//! implements `Harness` (see `javascript.rs`), and a `LanguageName` variant in `mod.rs`.
+//! implements `Harness` (see `javascript.rs`), and its arm in `harness_for` (`mod.rs`).
 //!
 //! Python runs an item's tests in two sandbox instances (`TestRun::Pair`): the solution alone
 //! in one (`python_solution.py`), the test driver in a second, fresh one (`python_driver.py`),

