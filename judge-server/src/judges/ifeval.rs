@@ -25,19 +25,11 @@ pub const KIND: KindSpec = KindSpec {
     build,
 };
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ModeName {
-    #[default]
-    Strict,
-    Loose,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IfevalConfig {
     #[serde(default)]
-    mode: ModeName,
+    mode: Mode,
     /// Most instructions one item may carry (IFEval's prompts have 1-6): each costs a pass over
     /// the response (eight in loose mode), so an item with hundreds is refused (4xx) instead of
     /// costing seconds of CPU.
@@ -51,7 +43,7 @@ fn default_max_instructions() -> usize {
 
 struct IfevalJudge {
     fingerprint: Fingerprint,
-    mode: ModeName,
+    mode: Mode,
     max_instructions: usize,
 }
 
@@ -116,10 +108,7 @@ impl RuleJudge for IfevalJudge {
             Ok(instructions) => instructions,
             Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
-        let mode = match self.mode {
-            ModeName::Strict => Mode::Strict,
-            ModeName::Loose => Mode::Loose,
-        };
+        let mode = self.mode;
         let Some(results) =
             moj_ifeval::check_unless_stopped(&item.response, &instructions, &|| stop.requested())
         else {

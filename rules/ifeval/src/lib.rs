@@ -73,14 +73,15 @@ mod py;
 mod pyjson;
 mod treebank;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use instructions::{INSTRUCTION_IDS, Instruction, parse_instructions};
 
-/// Evaluation mode of IFEval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Evaluation mode of IFEval (`strict` or `loose` in configs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    #[default]
     Strict,
     Loose,
 }
