@@ -175,22 +175,10 @@ impl JudgeClient {
 
     /// Every judge: the server's pages (`?after=`) followed to the end.
     pub async fn list_judges(&self) -> Result<JudgeList, ClientError> {
-        let mut all = Vec::new();
-        let mut path = "/v1/judges".to_owned();
-        loop {
-            let page: JudgeList = self.send::<(), _>(Method::GET, &path, None).await?;
-            all.extend(page.judges);
-            match page.next {
-                // Names are [A-Za-z0-9_.-]: nothing to escape.
-                Some(next) => path = format!("/v1/judges?after={next}"),
-                None => {
-                    return Ok(JudgeList {
-                        judges: all,
-                        next: None,
-                    });
-                }
-            }
-        }
+        let judges = self
+            .all_pages("/v1/judges", |page: JudgeList| (page.judges, page.next))
+            .await?;
+        Ok(JudgeList { judges, next: None })
     }
 
     pub async fn delete_judge(&self, name: &str) -> Result<(), ClientError> {
@@ -214,19 +202,27 @@ impl JudgeClient {
 
     /// Every task: the server's pages (`?after=`) followed to the end.
     pub async fn list_tasks(&self) -> Result<TaskList, ClientError> {
+        let tasks = self
+            .all_pages("/v1/tasks", |page: TaskList| (page.tasks, page.next))
+            .await?;
+        Ok(TaskList { tasks, next: None })
+    }
+
+    /// The entries of every page of a paged list (`next` -> `?after=next`).
+    async fn all_pages<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
-        let mut path = "/v1/tasks".to_owned();
+        let mut url = path.to_owned();
         loop {
-            let page: TaskList = self.send::<(), _>(Method::GET, &path, None).await?;
-            all.extend(page.tasks);
-            match page.next {
-                Some(next) => path = format!("/v1/tasks?after={next}"),
-                None => {
-                    return Ok(TaskList {
-                        tasks: all,
-                        next: None,
-                    });
-                }
+            let (entries, next) = split(self.send::<(), P>(Method::GET, &url, None).await?);
+            all.extend(entries);
+            match next {
+                // Names are [A-Za-z0-9_.-]: nothing to escape.
+                Some(next) => url = format!("{path}?after={next}"),
+                None => return Ok(all),
             }
         }
     }

@@ -60,8 +60,10 @@
 
 #[cfg(feature = "client")]
 mod client;
+mod compat;
 mod types;
 
 #[cfg(feature = "client")]
 pub use client::{ClientError, JudgeClient, RetryPolicy};
+pub use compat::*;
 pub use types::*;

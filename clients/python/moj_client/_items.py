@@ -105,33 +105,15 @@ def to_json(value: Any) -> Any:
 _warned: set = set()
 
 
-def metadata_value(column: str, value: Any) -> Optional[Any]:
-    """A dataset column's value as metadata, or ``None`` (with one warning per column) when it
-    cannot be JSON: such a column is left out instead of being sent as ``str(obj)``."""
-    try:
-        return to_json(value)
-    except TypeError as err:
-        if column not in _warned:
-            _warned.add(column)
-            warnings.warn(f"moj: column {column!r} is not sent as metadata: {err}", RuntimeWarning, stacklevel=3)
-        return _SKIP
-
-
-_SKIP: Any = object()
-
-
 def metadata_from(columns: Dict[str, Any]) -> Dict[str, Any]:
-    """The JSON-able columns of one row as metadata."""
+    """The JSON-able columns of one row as metadata. A column with no JSON form is left out
+    (one warning per column), never sent as ``str(obj)``."""
     out = {}
     for key, value in columns.items():
-        converted = metadata_value(key, value)
-        if converted is not _SKIP:
-            out[key] = converted
+        try:
+            out[key] = to_json(value)
+        except TypeError as err:
+            if key not in _warned:
+                _warned.add(key)
+                warnings.warn(f"moj: column {key!r} is not sent as metadata: {err}", RuntimeWarning, stacklevel=3)
     return out
-
-
-def jsonable(value: Any) -> Any:
-    """Kept for callers of 0.1: :func:`to_json`."""
-    return to_json(value)
-
-

@@ -29,7 +29,6 @@ samples to that value; they are then marked ``moj_error: 1`` in the extra info.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from moj_client import _background
@@ -83,7 +82,7 @@ def score_of(
         "moj_error": 1.0 if undecided else 0.0,
     }
     for name, flag in judge_flags(result).items():
-        out[f"moj/{name}"] = flag if not math.isnan(flag) else float("nan")
+        out[f"moj/{name}"] = flag
     return out
 
 

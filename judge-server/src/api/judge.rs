@@ -73,53 +73,44 @@ pub(super) async fn score_items(
     Ok(app.scorer.score(judges, items, cache).await)
 }
 
-/// The judges of task `name` (404-style 422 `unknown_task` at `field` when there is none).
+/// The judges of task `name` (422 `unknown_task` at `task` when there is none).
 pub(super) fn task_judges(app: &App, name: &str) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {
-    let request = JudgeRequest {
-        task: Some(name.to_owned()),
-        judges: None,
-        items: Vec::new(),
-        cache: true,
-    };
-    resolve_judges(app, &request)
+    let task = app.catalog.task(name).ok_or_else(|| {
+        ApiError::unprocessable("unknown_task", format!("unknown task {name:?}")).at("task")
+    })?;
+    named_judges(app, &task.judges, |_| "task".to_owned())
 }
 
 fn resolve_judges(app: &App, request: &JudgeRequest) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {
-    let catalog = &app.catalog;
-    let (names, field_of): (Vec<String>, Box<dyn Fn(usize) -> String>) =
-        match (&request.task, &request.judges) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(ApiError::unprocessable(
-                    "invalid_request",
-                    "give exactly one of `task` and `judges`",
-                )
-                .at("task"));
-            }
-            (Some(task_name), None) => {
-                let task = catalog.task(task_name).ok_or_else(|| {
-                    ApiError::unprocessable("unknown_task", format!("unknown task {task_name:?}"))
-                        .at("task")
-                })?;
-                (task.judges.clone(), Box::new(|_| "task".to_owned()))
-            }
-            (None, Some(judges)) => {
-                if judges.is_empty() {
-                    return Err(ApiError::unprocessable(
-                        "invalid_request",
-                        "`judges` must name at least one judge",
-                    )
-                    .at("judges"));
-                }
-                (judges.clone(), Box::new(|i| format!("judges[{i}]")))
-            }
-        };
-    validate_judge_list(&names, app.config.limits.max_judges)
+    match (&request.task, &request.judges) {
+        (Some(_), Some(_)) | (None, None) => Err(ApiError::unprocessable(
+            "invalid_request",
+            "give exactly one of `task` and `judges`",
+        )
+        .at("task")),
+        (Some(task), None) => task_judges(app, task),
+        (None, Some(judges)) if judges.is_empty() => Err(ApiError::unprocessable(
+            "invalid_request",
+            "`judges` must name at least one judge",
+        )
+        .at("judges")),
+        (None, Some(judges)) => named_judges(app, judges, |i| format!("judges[{i}]")),
+    }
+}
+
+/// The catalog's judges for `names` (the judge-list rules checked; errors at `field_of(i)`).
+fn named_judges(
+    app: &App,
+    names: &[String],
+    field_of: impl Fn(usize) -> String,
+) -> Result<Vec<Arc<JudgeEntry>>, ApiError> {
+    validate_judge_list(names, app.config.limits.max_judges)
         .map_err(|problem| ApiError::from_judge_list(problem, &field_of))?;
     names
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            catalog.judge(name).ok_or_else(|| {
+            app.catalog.judge(name).ok_or_else(|| {
                 ApiError::unprocessable("unknown_judge", format!("unknown judge {name:?}"))
                     .at(field_of(i))
             })

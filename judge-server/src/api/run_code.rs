@@ -222,11 +222,8 @@ async fn run(
 /// A fresh directory, in memory (`/dev/shm`) where the host has one.
 fn work_directory() -> std::io::Result<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix("moj-run-");
-        b
-    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("moj-run-");
     if shm.is_dir()
         && let Ok(dir) = builder.tempdir_in(shm)
     {

