@@ -777,6 +777,75 @@ async fn a_flood_of_big_batches_does_not_refuse_a_small_one() {
     }
 }
 
+/// Client A (one API key) queues batch after batch; client B (another key) sends one batch
+/// after all of them. B is served as soon as a slot frees, not after A's whole queue (FIFO
+/// admission made it wait for every batch A had queued), and its runs take turns with A's in
+/// the sandbox queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_clients_queued_flood_does_not_push_another_clients_batch_to_the_back() {
+    let _serial = SERIAL.lock().await;
+    const FLOODER: &str = "flood-key-0123456789";
+    const OTHER: &str = "other-key-0123456789";
+    let server = server(Backend::Sqlite)
+        .config(CONFIG)
+        .env("MOJ_API_KEYS", &format!("{FLOODER},{OTHER}"))
+        .env("MOJ_LIMITS_MAX_CONCURRENT_BATCHES", "1")
+        .env("MOJ_LIMITS_MAX_QUEUED_BATCHES", "16")
+        .env("MOJ_LIMITS_QUEUE_TIMEOUT_MS", "120000")
+        .start();
+    // Bigger than limits.small_batch_items (8): these compete for the ordinary slot.
+    let batch = |tag: &str| -> Vec<Item> {
+        (0..9)
+            .map(|i| {
+                Item::new(
+                    format!("{tag}{i}"),
+                    "def f():\n    return sum(range(1_000_000))\n",
+                )
+                .with_metadata(object(json!({"test_list": ["assert f() == 499999500000"]})))
+            })
+            .collect()
+    };
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let send = |key: &'static str, tag: String| {
+        let client = server.client().with_api_key(key);
+        let items = batch(&tag);
+        let done = done.clone();
+        tokio::spawn(async move {
+            let answer = client
+                .judge(&JudgeRequest::for_judges(["code"], items).without_cache())
+                .await
+                .expect("admitted and answered");
+            assert!(
+                answer.results.iter().all(|r| r.verdict == Verdict::Pass),
+                "{tag}: {:?}",
+                answer.results
+            );
+            done.send(tag).unwrap();
+        })
+    };
+    let mut all = vec![send(FLOODER, "A0".into())];
+    wait_for_metrics(&server, 30, |m| gauge(m, "moj_batches_in_flight") >= 1.0).await;
+    for n in 1..4 {
+        all.push(send(FLOODER, format!("A{n}")));
+    }
+    wait_for_metrics(&server, 30, |m| gauge(m, "moj_queue_depth") >= 3.0).await;
+    all.push(send(OTHER, "B".into()));
+    wait_for_metrics(&server, 30, |m| gauge(m, "moj_queue_depth") >= 4.0).await;
+    for task in all {
+        task.await.unwrap();
+    }
+    drop(done);
+    let mut order = Vec::new();
+    while let Some(tag) = finished.recv().await {
+        order.push(tag);
+    }
+    assert_eq!(
+        order[..2],
+        ["A0", "B"],
+        "B waited behind A's queue: {order:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builtins_the_tests_use_stay_the_tests_own() {
     let _serial = SERIAL.lock().await;

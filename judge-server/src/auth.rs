@@ -8,6 +8,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::client::ClientId;
 use crate::config::AuthConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,10 +57,15 @@ impl Keys {
         !self.api.is_empty() || !self.admin.is_empty()
     }
 
-    /// Checks an `Authorization` header value against the role an endpoint needs.
-    pub fn authorize(&self, header: Option<&str>, needed: Role) -> Result<(), Denied> {
+    /// Checks an `Authorization` header value against the role an endpoint needs; who the
+    /// key's holder is (for fairness), `None` with auth off.
+    pub fn authorize(
+        &self,
+        header: Option<&str>,
+        needed: Role,
+    ) -> Result<Option<ClientId>, Denied> {
         if !self.enabled() {
-            return Ok(());
+            return Ok(None);
         }
         let token = header
             .and_then(presented_key)
@@ -73,7 +79,7 @@ impl Keys {
             (false, false) => return Err(Denied::Unauthenticated),
         };
         if role >= needed {
-            Ok(())
+            Ok(Some(ClientId::of_key(&presented)))
         } else {
             Err(Denied::Forbidden)
         }
@@ -114,6 +120,8 @@ mod tests {
     #[test]
     fn roles_and_denials() {
         let keys = keys(&["scorer-key-1"], &["admin-key-1"]);
+        let scorer = ClientId::of_key(&digest("scorer-key-1"));
+        let admin = ClientId::of_key(&digest("admin-key-1"));
         assert_eq!(
             keys.authorize(None, Role::Scorer),
             Err(Denied::Unauthenticated)
@@ -128,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             keys.authorize(Some("Bearer scorer-key-1"), Role::Scorer),
-            Ok(())
+            Ok(Some(scorer))
         );
         assert_eq!(
             keys.authorize(Some("Bearer scorer-key-1"), Role::Admin),
@@ -136,11 +144,11 @@ mod tests {
         );
         assert_eq!(
             keys.authorize(Some("Bearer admin-key-1"), Role::Admin),
-            Ok(())
+            Ok(Some(admin))
         );
         assert_eq!(
             keys.authorize(Some("Bearer admin-key-1"), Role::Scorer),
-            Ok(())
+            Ok(Some(admin))
         );
     }
 
@@ -154,9 +162,10 @@ mod tests {
             )
         };
         let keys = keys(&["scorer-key-1"], &["admin-key-1"]);
+        let scorer = ClientId::of_key(&digest("scorer-key-1"));
         assert_eq!(
             keys.authorize(Some(&basic("moj:scorer-key-1")), Role::Scorer),
-            Ok(())
+            Ok(Some(scorer))
         );
         assert_eq!(
             keys.authorize(Some(&basic("moj:scorer-key-1")), Role::Admin),
@@ -175,7 +184,7 @@ mod tests {
 
     #[test]
     fn no_keys_means_open() {
-        assert_eq!(keys(&[], &[]).authorize(None, Role::Admin), Ok(()));
+        assert_eq!(keys(&[], &[]).authorize(None, Role::Admin), Ok(None));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::client::Peer;
 use crate::shutdown::Shutdown;
+use tower::ServiceExt as _;
 
 /// Serves `router` on `listener` until `stop` fires, then waits for the open connections to
 /// finish their requests (the caller bounds that wait).
@@ -44,8 +46,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(%error, "accept failed");
@@ -54,7 +56,13 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                // Every request knows its peer (who it is for fairness, with auth off).
+                let service = TowerToHyperService::new(router.clone().map_request(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(Peer(peer));
+                        request
+                    },
+                ));
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let mut stopping = stop.clone();

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod catalog;
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod judges;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cache::key::{input_digest, verdict_key};
 use crate::cache::{Key, VerdictCache};
 use crate::catalog::JudgeEntry;
+use crate::client::ClientId;
 use crate::judges::{InputError, Judgement};
 use crate::metrics::Metrics;
 
@@ -62,6 +63,7 @@ impl Scorer {
         judges: &[Arc<JudgeEntry>],
         items: Vec<Item>,
         use_cache: bool,
+        client: ClientId,
     ) -> JudgeResponse {
         let started = Instant::now();
         let cache = self.cache.as_ref().filter(|_| use_cache);
@@ -132,8 +134,8 @@ impl Scorer {
         }
 
         // Run every judge on its misses, concurrently, in this batch's own lane of the sandbox
-        // queue (batches take turns there).
-        let lane = next_lane();
+        // queue (clients, and each client's batches, take turns there).
+        let lane = crate::sandbox::queue::new_batch(client);
         let running: Vec<_> = judges
             .iter()
             .zip(&work)
@@ -213,13 +215,6 @@ impl Scorer {
         stats.micros = started.elapsed().as_micros() as u64;
         JudgeResponse { results, stats }
     }
-}
-
-/// A fresh lane per batch (lane 0 is for runs outside any batch).
-fn next_lane() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LANES: AtomicU64 = AtomicU64::new(1);
-    LANES.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A judge's task on a batch, aborted when dropped: a client that hangs up drops the request's
@@ -349,7 +344,9 @@ mod tests {
         let (b, _) = entry("b", Duration::ZERO);
         let judges = vec![a, b];
         let items = batch(&["ok", "an error", "fail and error", "fail"]);
-        let first = scorer.score(&judges, items.clone(), true).await;
+        let first = scorer
+            .score(&judges, items.clone(), true, ClientId::INTERNAL)
+            .await;
         let verdicts: Vec<_> = first.results.iter().map(|r| r.verdict).collect();
         assert_eq!(
             verdicts,
@@ -361,7 +358,7 @@ mod tests {
         );
         // Two judges x three non-error items are stored; error verdicts are not.
         assert_eq!(db.count_verdicts().await.unwrap(), 6);
-        let second = scorer.score(&judges, items, true).await;
+        let second = scorer.score(&judges, items, true, ClientId::INTERNAL).await;
         assert_eq!(second.stats.cache_hits, 6);
         assert_eq!(second.stats.cache_misses, 2, "errors are judged again");
         assert_eq!(a_judge.seen.load(Ordering::SeqCst), 4 + 1);
@@ -373,7 +370,12 @@ mod tests {
         let (fast, _) = entry("fast", Duration::ZERO);
         let (slow, _) = entry("slow", Duration::from_secs(5));
         let answer = scorer
-            .score(&[fast, slow], batch(&["ok", "fail"]), true)
+            .score(
+                &[fast, slow],
+                batch(&["ok", "fail"]),
+                true,
+                ClientId::INTERNAL,
+            )
             .await;
         let first = &answer.results[0];
         assert_eq!(first.verdict, Verdict::Error);
@@ -397,14 +399,29 @@ mod tests {
         let (scorer, db) = scorer(Duration::from_secs(5)).await;
         let (a, a_judge) = entry("a", Duration::ZERO);
         scorer
-            .score(std::slice::from_ref(&a), batch(&["ok"]), false)
+            .score(
+                std::slice::from_ref(&a),
+                batch(&["ok"]),
+                false,
+                ClientId::INTERNAL,
+            )
             .await;
         assert_eq!(db.count_verdicts().await.unwrap(), 0);
         scorer
-            .score(std::slice::from_ref(&a), batch(&["ok"]), true)
+            .score(
+                std::slice::from_ref(&a),
+                batch(&["ok"]),
+                true,
+                ClientId::INTERNAL,
+            )
             .await;
         let answer = scorer
-            .score(std::slice::from_ref(&a), batch(&["ok"]), false)
+            .score(
+                std::slice::from_ref(&a),
+                batch(&["ok"]),
+                false,
+                ClientId::INTERNAL,
+            )
             .await;
         assert_eq!(answer.stats.cache_hits, 0);
         assert_eq!(a_judge.seen.load(Ordering::SeqCst), 3);

@@ -10,10 +10,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use hyper::ext::ReasonPhrase;
 use judge_api::{Item, ItemResult, RewardRequest, RewardResponse, Verdict};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use super::extract::ApiJson;
 use super::judge::{score_items, task_judges};
 use super::{ApiError, App};
+use crate::client::ClientId;
 
 /// Text chat templates put after an assistant turn (decoded with special tokens).
 const END_OF_TURN: [&str; 9] = [
@@ -78,11 +79,12 @@ fn default_true() -> bool {
 pub async fn get_reward(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
+    Extension(client): Extension<ClientId>,
     options: Result<Query<RewardOptions>, axum::extract::rejection::QueryRejection>,
     request: Result<ApiJson<RewardRequest>, ApiError>,
 ) -> Response {
     let answered = match request {
-        Ok(ApiJson(request)) => rewards(&app, &name, options, request).await,
+        Ok(ApiJson(request)) => rewards(&app, &name, client, options, request).await,
         Err(error) => Err(error),
     };
     match answered {
@@ -126,6 +128,7 @@ const REASON_PHRASE_MAX: usize = 400;
 async fn rewards(
     app: &App,
     name: &str,
+    client: ClientId,
     options: Result<Query<RewardOptions>, axum::extract::rejection::QueryRejection>,
     request: RewardRequest,
 ) -> Result<RewardResponse, ApiError> {
@@ -134,7 +137,7 @@ async fn rewards(
     })?;
     let judges = task_judges(app, name).map_err(|e| e.at("name"))?;
     let items = items(&request, &options.label_key)?;
-    let response = score_items(app, &judges, items, options.cache)
+    let response = score_items(app, &judges, items, options.cache, client)
         .await
         .map_err(|e| rename_field(e, &options.label_key))?;
     answer(&response.results, options.error_reward)

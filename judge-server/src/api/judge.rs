@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use judge_api::{Item, JudgeRequest, JudgeResponse};
 
 use super::extract::ApiJson;
 use super::{ApiError, App};
 use crate::catalog::{JudgeEntry, validate_judge_list};
+use crate::client::ClientId;
 use crate::config::Limits;
 use crate::scoring::Scorer;
 
@@ -28,10 +29,11 @@ use crate::scoring::Scorer;
 )]
 pub async fn score(
     State(app): State<Arc<App>>,
+    Extension(client): Extension<ClientId>,
     ApiJson(request): ApiJson<JudgeRequest>,
 ) -> Result<Json<JudgeResponse>, ApiError> {
     let judges = resolve_judges(&app, &request)?;
-    score_items(&app, &judges, request.items, request.cache)
+    score_items(&app, &judges, request.items, request.cache, client)
         .await
         .map(Json)
 }
@@ -52,13 +54,15 @@ fn check_count(items: usize, limits: &Limits) -> Result<(), ApiError> {
 }
 
 /// Sizes and metadata checked, a scoring slot admitted, the batch scored: what every scoring
-/// endpoint (`/v1/judge`, OpenRLHF's `get_reward`) does once it has items and judges. Errors
-/// name fields as `items[i]....`.
+/// endpoint (`/v1/judge`, OpenRLHF's `get_reward`) does once it has items and judges, for
+/// `client` (slots and sandbox turns are shared out per client). Errors name fields as
+/// `items[i]....`.
 pub(super) async fn score_items(
     app: &App,
     judges: &[Arc<JudgeEntry>],
     items: Vec<Item>,
     cache: bool,
+    client: ClientId,
 ) -> Result<JudgeResponse, ApiError> {
     check_count(items.len(), &app.config.limits)?;
     check_sizes(&items, &app.config.limits)?;
@@ -69,8 +73,8 @@ pub(super) async fn score_items(
         )
         .at(format!("items[{}].{}", invalid.index, invalid.error.field))
     })?;
-    let _permit = app.admit(items.len()).await?;
-    Ok(app.scorer.score(judges, items, cache).await)
+    let _permit = app.admit(items.len(), client).await?;
+    Ok(app.scorer.score(judges, items, cache, client).await)
 }
 
 /// The judges of task `name` (422 `unknown_task` at `task` when there is none).

@@ -27,6 +27,7 @@ use axum::routing::{get, post, put};
 use crate::admission::{Admission, Busy};
 use crate::auth::{Denied, Keys, Role};
 use crate::catalog::Catalog;
+use crate::client::{ClientId, Peer};
 use crate::config::Config;
 use crate::metrics::{Metrics, RouteLabels};
 use crate::scoring::Scorer;
@@ -56,9 +57,13 @@ impl App {
             .ok_or_else(|| ApiError::internal("the sandbox is not running in this process"))
     }
 
-    /// A slot for `items` items of work, or 503 with Retry-After when saturated.
-    async fn admit(&self, items: usize) -> Result<crate::admission::Permit, ApiError> {
-        self.admission.admit(items).await.map_err(|busy| {
+    /// A slot for `client`'s `items` items of work, or 503 with Retry-After when saturated.
+    async fn admit(
+        &self,
+        items: usize,
+        client: ClientId,
+    ) -> Result<crate::admission::Permit, ApiError> {
+        self.admission.admit(items, client).await.map_err(|busy| {
             let why = match busy {
                 Busy::QueueFull => "too many requests are waiting",
                 Busy::WaitedTooLong => "no slot became free in time (limits.queue_timeout_ms)",
@@ -109,8 +114,10 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Reads need an API (or admin) key; scoring too; everything else needs an admin key.
-async fn require_key(State(app): AppState, request: Request, next: Next) -> Response {
+/// Reads need an API (or admin) key; scoring too; everything else needs an admin key. The
+/// request is marked with its [`ClientId`]: the key's holder, or the peer's address with auth
+/// off.
+async fn require_key(State(app): AppState, mut request: Request, next: Next) -> Response {
     let needed = match *request.method() {
         Method::GET | Method::HEAD => Role::Scorer,
         Method::POST if is_scoring(request.uri().path()) => Role::Scorer,
@@ -121,7 +128,16 @@ async fn require_key(State(app): AppState, request: Request, next: Next) -> Resp
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match app.keys.authorize(header, needed) {
-        Ok(()) => next.run(request).await,
+        Ok(holder) => {
+            let client = holder.unwrap_or_else(|| {
+                request
+                    .extensions()
+                    .get::<Peer>()
+                    .map_or(ClientId::INTERNAL, |peer| ClientId::of_peer(peer.0.ip()))
+            });
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
         Err(Denied::Unauthenticated) => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -15,15 +15,17 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use judge_api::{CommandRunResult, CommandRunStatus, RunCodeRequest, RunCodeResponse, RunStatus};
 
 use super::extract::ApiJson;
 use super::{ApiError, App};
+use crate::client::ClientId;
 use crate::metrics::RunCodeLabels;
+use crate::sandbox::queue::{LANE, new_batch};
 use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError, Workdir};
 
 /// Memory when the request says `-1` (SandboxFusion's "default"), capped by the sandbox's ceiling.
@@ -51,12 +53,16 @@ struct Plan {
 )]
 pub async fn run_code(
     State(app): State<Arc<App>>,
+    Extension(client): Extension<ClientId>,
     ApiJson(request): ApiJson<RunCodeRequest>,
 ) -> Result<Json<RunCodeResponse>, ApiError> {
     let sandbox = app.sandbox()?;
     let plan = plan(&request, &sandbox)?;
-    let _permit = app.admit(1).await?;
-    let response = run(&sandbox, &request, &plan).await?;
+    let _permit = app.admit(1, client).await?;
+    // The run takes its turn in the sandbox queue as this client's.
+    let response = LANE
+        .scope(new_batch(client), run(&sandbox, &request, &plan))
+        .await?;
     app.metrics
         .run_code
         .get_or_create(&RunCodeLabels {
