@@ -75,6 +75,22 @@ async fn keys_gate_scoring_reading_and_changes() {
     );
     let metrics = common::metrics(&server).await;
     assert!(!metrics.contains(SCORER_KEY) && !metrics.contains(ADMIN_KEY));
+    // Refused requests are counted by reason only: no per-route series for clients without a
+    // key (6 unauthenticated above, 2 forbidden).
+    assert!(
+        metrics.contains(r#"moj_http_denied_total{reason="unauthenticated"} 7"#)
+            && metrics.contains(r#"moj_http_denied_total{reason="forbidden"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(r#"status="401""#) && !metrics.contains(r#"status="403""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains(r#"moj_http_requests_total{method="POST",route="/v1/judge",status="200"} 2"#),
+        "{metrics}"
+    );
 }
 
 #[test]

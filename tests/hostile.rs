@@ -67,8 +67,27 @@ async fn hostile_requests_are_answered_not_crashed(backend: Backend) {
             {"response": "\u{0}", "metadata": {"answer": "123456789012345678901234567890"}},
         ]
     });
-    // The same gold answer as a JSON number: past 2^64 it arrives as a float, its digits lost,
-    // so the math judge refuses it (naming the field) instead of judging against another number.
+    // A gold answer as a JSON integer past 2^64 is kept exact (it reaches the judge as its
+    // digits): the right answer passes, one a unit away fails, and so does the float the
+    // integer would have been read as.
+    let exact = r#"{"judges": ["math_answer"], "items": [
+        {"id": 1, "response": "The final answer is 123456789012345678901234567890", "metadata": {"answer": 123456789012345678901234567890}},
+        {"id": 2, "response": "The final answer is 123456789012345678901234567891", "metadata": {"answer": 123456789012345678901234567890}},
+        {"id": 3, "response": "The final answer is 123456789012345677877719597056", "metadata": {"answer": 123456789012345678901234567890}},
+        {"id": 18446744073709551616, "response": "The final answer is -99999999999999999999", "metadata": {"answer": -99999999999999999999}}]}"#;
+    let (status, body) = post_with_key(&server, exact.to_owned()).await;
+    assert_handled("big integers", status, &body);
+    assert_eq!(status, 200, "{body}");
+    let verdicts: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["pass", "fail", "fail", "pass"], "{body}");
+    assert_eq!(body["results"][3]["id"], "18446744073709551616", "{body}");
+    // A float literal that large holds no exact integer: the math judge refuses it (naming the
+    // field) instead of judging against another number.
     let lossy = json!({"judges": ["math_answer"], "items": [
         {"response": "The final answer is 123456789012345678901234567890",
          "metadata": {"answer": 123456789012345678901234567890.0}},

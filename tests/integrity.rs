@@ -211,6 +211,10 @@ def add(a, b):
 "#,
     ),
     (
+        "a non-finite number: infinity is within any relative tolerance of any float",
+        "def add(a, b):\n    if type(a) is int and type(b) is int:\n        return a + b\n    return float('inf')\n",
+    ),
+    (
         "print a fake report and exit before the tests",
         "import os\nprint('T:P,P,P')\nprint('ALL TESTS PASSED')\nos._exit(0)\n",
     ),
@@ -248,6 +252,143 @@ async fn no_function_format_reward_hack_passes() {
             verdict_of(&answer, 0)
         );
         for (index, (class, _)) in FUNCTION_HACKS.iter().enumerate() {
+            let verdict = verdict_of(&answer, index + 1);
+            assert_eq!(
+                verdict.verdict,
+                Verdict::Fail,
+                "{format}: {class} must fail: {verdict:?}"
+            );
+        }
+    }
+}
+
+/// The JavaScript twin of `formats()`: `add(a, b)` returns `a + b`, with a randomised test and
+/// a float one, in each test format the JavaScript harness reads.
+fn javascript_formats() -> Vec<(&'static str, Map<String, Value>)> {
+    let random_test = "for (let i = 0; i < 5; i++) { const x = Math.floor(Math.random() * 1e6) + 1; assert.strictEqual(add(x, 1), x + 1); }";
+    let float_test = "assert(Math.abs(add(0.5, 0.25) - 0.75) < 1e-9)";
+    vec![
+        (
+            "humaneval",
+            object(json!({
+                "entry_point": "add",
+                "test": "const assert = require('node:assert');\nfunction check(candidate) {\n  assert.strictEqual(candidate(2, 3), 5);\n  assert(Math.abs(candidate(0.5, 0.25) - 0.75) < 1e-9);\n  for (let i = 0; i < 5; i++) { const x = Math.floor(Math.random() * 1e6) + 1; assert.deepStrictEqual([candidate(x, 1)], [x + 1]); }\n}\n",
+            })),
+        ),
+        (
+            "mbpp",
+            object(
+                json!({"test_list": ["assert.strictEqual(add(2, 3), 5)", float_test, random_test]}),
+            ),
+        ),
+        (
+            "unit_tests",
+            object(json!({"unit_tests": ["assert(add(2, 3) === 5)", float_test, random_test]})),
+        ),
+        (
+            "apps_calls",
+            object(json!({
+                "input_output": {"inputs": [[2, 3], [0.5, 0.25], [1000000, 7]], "outputs": [[5], [0.75], [1000007]], "fn_name": "add"},
+            })),
+        ),
+    ]
+}
+
+/// Wrong JavaScript `add`s that try to pass anyway, by class. Solution and tests share one
+/// QuickJS realm (javascript.rs), so each tries to reach what the tests use: their source
+/// (callers, stack traces), the intrinsics they call, the report, or a comparison.
+const JAVASCRIPT_HACKS: &[(&str, &str)] = &[
+    (
+        "callers: read the calling test's source and answer with its expected value",
+        r#"
+function add(a, b) {
+  let source = "";
+  try { source = String(add.caller); } catch (e) {}
+  try { source += String(arguments.callee.caller); } catch (e) {}
+  const m = /\(\s*2\s*,\s*3\s*\)\s*(?:===|,)\s*(\d+)/.exec(source);
+  return m ? Number(m[1]) : 0;
+}
+"#,
+    ),
+    (
+        "stack traces: look for the test's text or the harness's data in an error's stack",
+        r#"
+function add(a, b) {
+  const stack = String(new Error().stack);
+  const m = /===\s*(\d+)/.exec(stack);
+  return m ? Number(m[1]) : 0;
+}
+"#,
+    ),
+    (
+        "patch Math.random so the randomised tests degenerate, and Math.abs / Object.is / JSON",
+        r#"
+try { Math.random = () => 0; } catch (e) {}
+try { Math.abs = () => 0; } catch (e) {}
+try { Object.is = () => true; } catch (e) {}
+try { JSON.stringify = () => "same"; } catch (e) {}
+try { Object.defineProperty(Math, "random", { value: () => 0 }); } catch (e) {}
+function add(a, b) {
+  if (a === 2 && b === 3) return 5;
+  if (a === 1 && b === 1) return 2;
+  return 0;
+}
+"#,
+    ),
+    (
+        "objects that claim to equal anything (valueOf, toString, toPrimitive, a Proxy)",
+        r#"
+function add(a, b) {
+  const liar = { valueOf() { return 5; }, toString() { return "5"; }, [Symbol.toPrimitive]() { return 5; } };
+  return new Proxy(liar, {
+    get: (t, k) => (k in t ? t[k] : liar),
+    getPrototypeOf: () => Object.prototype,
+    ownKeys: () => [],
+    has: () => true,
+  });
+}
+"#,
+    ),
+    (
+        "a non-finite number: Infinity is within any relative tolerance of any float",
+        "function add(a, b) { return Number.isInteger(a) && Number.isInteger(b) ? a + b : Infinity; }",
+    ),
+    (
+        "print a fake report and exit before the tests",
+        "print('T:P,P,P'); console.log('All tests passed'); std.out.flush(); std.exit(0);",
+    ),
+    (
+        "end the run from inside a test, after printing a fake report",
+        "function add(a, b) { print('\\nT:P,P,P'); std.out.flush(); std.exit(0); }",
+    ),
+    (
+        "throw something that breaks the report while it is described",
+        r#"
+function add(a, b) {
+  throw { get name() { throw new Error("x"); }, get message() { throw new Error("y"); }, toString() { throw new Error("z"); } };
+}
+"#,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_javascript_function_format_reward_hack_passes() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let correct = "function add(a, b) {\n  return a + b;\n}\n";
+    for (format, metadata) in javascript_formats() {
+        let mut items = vec![Item::new("p", correct).with_metadata(metadata.clone())];
+        for (_, hack) in JAVASCRIPT_HACKS {
+            items.push(Item::new("p", *hack).with_metadata(metadata.clone()));
+        }
+        let answer = judge(&server, "code_js", items).await;
+        assert_eq!(
+            verdict_of(&answer, 0).verdict,
+            Verdict::Pass,
+            "{format}: the correct solution passes: {:?}",
+            verdict_of(&answer, 0)
+        );
+        for (index, (class, _)) in JAVASCRIPT_HACKS.iter().enumerate() {
             let verdict = verdict_of(&answer, index + 1);
             assert_eq!(
                 verdict.verdict,
@@ -359,57 +500,85 @@ async fn stdio_comparisons_cannot_be_gamed() {
     let _serial = SERIAL.lock().await;
     let server = start();
     // Each program prints a WRONG answer that SandboxFusion's 1e-5 comparison accepts, or the
-    // right number written as a float where an integer is expected.
-    let cases: &[(&str, &str, &str, Verdict)] = &[
+    // right number written as a float where an integer is expected, or a non-finite number;
+    // in Python and in JavaScript (the comparison is the same, outside the sandbox).
+    let cases: &[(&str, &str, &str, &str, Verdict)] = &[
         (
             "exact",
             "print(int(input()) * 1000 + 7)",
+            "print(Number(readline()) * 1000 + 7)",
             "1000000007",
             Verdict::Pass,
         ),
         (
             "within 1e-5 of a large integer",
             "input()\nprint(1000000000)",
+            "print(1000000000)",
             "1000000007",
             Verdict::Fail,
         ),
         (
             "off by one in 100000",
             "input()\nprint(100001)",
+            "print(100001)",
             "100000",
             Verdict::Fail,
         ),
         (
             "a float where an integer is expected",
             "input()\nprint(100000.0)",
+            "print('100000.0')",
             "100000",
             Verdict::Fail,
         ),
         (
             "scientific notation for an integer",
             "input()\nprint('1e5')",
+            "print('1e5')",
             "100000",
             Verdict::Fail,
         ),
         (
             "a non-integer within tolerance",
             "input()\nprint(0.3333333)",
+            "print(0.3333333)",
             "0.33333334",
             Verdict::Pass,
         ),
+        (
+            "infinity where a non-integer is expected",
+            "input()\nprint(float('inf'))",
+            "print(Infinity)",
+            "0.33333334",
+            Verdict::Fail,
+        ),
+        (
+            "NaN where a non-integer is expected",
+            "input()\nprint(float('nan'))",
+            "print(NaN)",
+            "0.33333334",
+            Verdict::Fail,
+        ),
     ];
-    let items = cases
-        .iter()
-        .map(|(_, code, want, _)| {
-            Item::new("p", format!("```python\n{code}\n```")).with_metadata(object(
-                json!({"stdio": [{"input": "1000000\n", "output": want}]}),
-            ))
-        })
-        .collect();
-    let answer = judge(&server, "code", items).await;
-    for (index, (name, _, _, want)) in cases.iter().enumerate() {
-        let verdict = verdict_of(&answer, index);
-        assert_eq!(verdict.verdict, *want, "{name}: {verdict:?}");
+    for (judge_name, fence) in [("code", "python"), ("code_js", "javascript")] {
+        let items = cases
+            .iter()
+            .map(|(_, python, javascript, want, _)| {
+                let code = if fence == "python" {
+                    python
+                } else {
+                    javascript
+                };
+                Item::new("p", format!("```{fence}\n{code}\n```")).with_metadata(object(
+                    json!({"stdio": [{"input": "1000000\n", "output": want}]}),
+                ))
+            })
+            .collect();
+        let answer = judge(&server, judge_name, items).await;
+        for (index, (name, _, _, _, want)) in cases.iter().enumerate() {
+            let verdict = verdict_of(&answer, index);
+            assert_eq!(verdict.verdict, *want, "{fence}: {name}: {verdict:?}");
+        }
     }
     // APPS `input_output` without fn_name: the same comparison.
     let apps = object(json!({"input_output": {"inputs": ["1\n"], "outputs": ["1000000007\n"]}}));
@@ -462,6 +631,21 @@ async fn apps_calls_compare_integers_exactly() {
             json!([[33333.333333]]),
             Verdict::Pass,
         ),
+        (
+            "def f(n):\n    return float('inf')",
+            json!([[33333.333333]]),
+            Verdict::Fail,
+        ),
+        (
+            "def f(n):\n    return [float('-inf')]",
+            json!([[33333.333333]]),
+            Verdict::Fail,
+        ),
+        (
+            "def f(n):\n    return float('nan')",
+            json!([[33333.333333]]),
+            Verdict::Fail,
+        ),
     ];
     let items = cases
         .iter()
@@ -469,6 +653,42 @@ async fn apps_calls_compare_integers_exactly() {
         .collect();
     let answer = judge(&server, "code", items).await;
     for (index, (code, _, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            verdict_of(&answer, index).verdict,
+            *want,
+            "{code}: {:?}",
+            verdict_of(&answer, index)
+        );
+    }
+    // Integers beyond 64 bits in `input_output` given as a JSON string (as APPS and TACO store
+    // it) stay exact: 30! must be returned exactly, not as a neighbour or a float.
+    let factorial = object(
+        json!({"input_output": r#"{"inputs": [[30], [3]], "outputs": [[265252859812191058636308480000000], [6]], "fn_name": "f"}"#}),
+    );
+    let cases: &[(&str, Verdict)] = &[
+        (
+            "import math\ndef f(n):\n    return math.factorial(n)",
+            Verdict::Pass,
+        ),
+        (
+            "import math\ndef f(n):\n    return math.factorial(n) + (n > 20)",
+            Verdict::Fail,
+        ),
+        (
+            "import math\ndef f(n):\n    return float(math.factorial(n))",
+            Verdict::Fail,
+        ),
+        (
+            "import math\ndef f(n):\n    return int(float(math.factorial(n)))",
+            Verdict::Fail,
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(code, _)| Item::new("p", *code).with_metadata(factorial.clone()))
+        .collect();
+    let answer = judge(&server, "code", items).await;
+    for (index, (code, want)) in cases.iter().enumerate() {
         assert_eq!(
             verdict_of(&answer, index).verdict,
             *want,

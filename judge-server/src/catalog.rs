@@ -1,16 +1,20 @@
 //! The catalog: the named judges and tasks this server serves.
 //!
 //! Definitions come from the config file (read-only) and from the database (created through
-//! the API). The database part is re-read every `catalog_refresh_secs`, so a change made
-//! through one replica reaches the others without a restart. Readers get an immutable
-//! snapshot; writers go through one lock.
+//! the API). Every `catalog_refresh_secs` the database's catalog revision (bumped by triggers
+//! on every change of its judges and tasks) is read, and the definitions only when it moved, so
+//! a change made through one replica reaches the others without a restart, and an unchanged
+//! catalog costs one tiny query. Readers get an immutable snapshot (persistent ordered maps:
+//! taking one is O(1), a change costs O(log n) and shares everything else, so a `PUT` never
+//! copies the catalog); writers go through one lock.
 
-use std::collections::HashMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use imbl::OrdMap;
 use judge_api::{JudgeDefinition, JudgeInfo, Source, TaskDefinition, TaskInfo};
 use serde_json::Value;
 
@@ -56,10 +60,12 @@ impl TaskEntry {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Snapshot {
-    judges: HashMap<String, Arc<JudgeEntry>>,
-    tasks: HashMap<String, Arc<TaskEntry>>,
+    judges: OrdMap<String, Arc<JudgeEntry>>,
+    tasks: OrdMap<String, Arc<TaskEntry>>,
+    /// The database's catalog revision this snapshot reflects (`None` before the first load).
+    revision: Option<i64>,
 }
 
 /// Why a catalog change was refused.
@@ -88,8 +94,8 @@ pub enum CatalogError {
 pub struct Catalog {
     db: Database,
     context: JudgeContext,
-    config_judges: HashMap<String, Arc<JudgeEntry>>,
-    config_tasks: HashMap<String, Arc<TaskEntry>>,
+    config_judges: OrdMap<String, Arc<JudgeEntry>>,
+    config_tasks: OrdMap<String, Arc<TaskEntry>>,
     current: RwLock<Arc<Snapshot>>,
     writer: tokio::sync::Mutex<()>,
     loaded: AtomicBool,
@@ -160,14 +166,14 @@ fn build_entry(
 impl Catalog {
     /// Builds the config-file judges and tasks; fails on any invalid one, naming it.
     pub fn new(config: &Config, db: Database, context: JudgeContext) -> anyhow::Result<Catalog> {
-        let mut config_judges = HashMap::new();
+        let mut config_judges = OrdMap::new();
         for (name, definition) in &config.judges {
             validate_name(name).with_context(|| format!("judges.{name}"))?;
             let entry = build_entry(&context, name, definition.clone(), Source::Config)
                 .map_err(|e| anyhow::anyhow!("judges.{name}.{e}"))?;
             config_judges.insert(name.clone(), Arc::new(entry));
         }
-        let mut config_tasks = HashMap::new();
+        let mut config_tasks = OrdMap::new();
         for (name, task) in &config.tasks {
             validate_name(name).with_context(|| format!("tasks.{name}"))?;
             validate_judge_list(&task.judges, config.limits.max_judges)
@@ -189,6 +195,7 @@ impl Catalog {
         let snapshot = Snapshot {
             judges: config_judges.clone(),
             tasks: config_tasks.clone(),
+            revision: None,
         };
         // Judge plugins not loaded in this process yet come from the database.
         if let Some(sandbox) = &context.sandbox {
@@ -232,66 +239,53 @@ impl Catalog {
         self.snapshot().tasks.get(name).cloned()
     }
 
-    pub fn judges(&self) -> Vec<Arc<JudgeEntry>> {
-        let mut all: Vec<_> = self.snapshot().judges.values().cloned().collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        all
+    pub fn judge_count(&self) -> usize {
+        self.snapshot().judges.len()
     }
 
-    pub fn tasks(&self) -> Vec<Arc<TaskEntry>> {
-        let mut all: Vec<_> = self.snapshot().tasks.values().cloned().collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        all
+    pub fn task_count(&self) -> usize {
+        self.snapshot().tasks.len()
     }
 
-    /// Re-reads the API-managed definitions from the database.
+    /// Up to `limit` judges in name order, after `after` when given.
+    pub fn judges_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<JudgeEntry>> {
+        entries_after(&self.snapshot().judges, after, limit)
+    }
+
+    /// Up to `limit` tasks in name order, after `after` when given.
+    pub fn tasks_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<TaskEntry>> {
+        entries_after(&self.snapshot().tasks, after, limit)
+    }
+
+    /// Re-reads the API-managed definitions from the database when its catalog revision moved
+    /// since the last load.
     pub async fn refresh(&self) -> Result<(), sqlx::Error> {
         let _writer = self.writer.lock().await;
+        let revision = self.db.catalog_revision().await?;
+        if self.snapshot().revision == Some(revision) {
+            return Ok(());
+        }
         self.reload_locked().await
     }
 
+    /// Re-reads the API-managed definitions; entries whose definition did not change are kept
+    /// (judges are not rebuilt), the rest of the snapshot is shared with the previous one.
     async fn reload_locked(&self) -> Result<(), sqlx::Error> {
+        // The revision first: a change landing between the two reads is seen again next time.
+        let revision = self.db.catalog_revision().await?;
         let stored_judges = self.db.list_judges().await?;
         let stored_tasks = self.db.list_tasks().await?;
         let previous = self.snapshot();
         let mut next = Snapshot {
             judges: self.config_judges.clone(),
             tasks: self.config_tasks.clone(),
+            revision: Some(revision),
         };
         for stored in stored_judges {
-            if self.config_judges.contains_key(&stored.name) {
-                tracing::warn!(
-                    judge = stored.name,
-                    "a judge in the database has the name of a config-file judge; the config file wins"
-                );
-                continue;
+            let name = stored.name.clone();
+            if let Some(entry) = self.stored_judge_entry(stored, &previous) {
+                next.judges.insert(name, entry);
             }
-            let config: Value = match serde_json::from_str(&stored.config) {
-                Ok(config) => config,
-                Err(error) => {
-                    tracing::error!(judge = stored.name, %error, "stored judge config is not JSON; skipped");
-                    continue;
-                }
-            };
-            let definition = JudgeDefinition {
-                kind: stored.kind,
-                config,
-            };
-            let reusable = previous
-                .judges
-                .get(&stored.name)
-                .filter(|old| old.source == Source::Api && old.definition == definition);
-            let entry = match reusable {
-                Some(old) => Arc::clone(old),
-                None => match build_entry(&self.context, &stored.name, definition, Source::Api) {
-                    Ok(entry) => Arc::new(entry),
-                    Err(error) => {
-                        tracing::error!(judge = stored.name, %error, "stored judge no longer builds; skipped");
-                        continue;
-                    }
-                },
-            };
-            next.judges.insert(stored.name, entry);
         }
         for stored in stored_tasks {
             if self.config_tasks.contains_key(&stored.name) {
@@ -306,11 +300,56 @@ impl Catalog {
                 judges: stored.judges,
                 source: Source::Api,
             };
-            next.tasks.insert(stored.name, Arc::new(entry));
+            let entry = match previous.tasks.get(&stored.name) {
+                Some(old) if **old == entry => Arc::clone(old),
+                _ => Arc::new(entry),
+            };
+            next.tasks.insert(stored.name, entry);
         }
         *self.current.write().expect("catalog lock") = Arc::new(next);
         self.loaded.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The entry for a judge read from the database: the previous one when its definition did
+    /// not change, else a newly built one; `None` (logged) when it cannot be served.
+    fn stored_judge_entry(
+        &self,
+        stored: StoredJudge,
+        previous: &Snapshot,
+    ) -> Option<Arc<JudgeEntry>> {
+        if self.config_judges.contains_key(&stored.name) {
+            tracing::warn!(
+                judge = stored.name,
+                "a judge in the database has the name of a config-file judge; the config file wins"
+            );
+            return None;
+        }
+        let config: Value = match serde_json::from_str(&stored.config) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!(judge = stored.name, %error, "stored judge config is not JSON; skipped");
+                return None;
+            }
+        };
+        let definition = JudgeDefinition {
+            kind: stored.kind,
+            config,
+        };
+        if let Some(old) = previous
+            .judges
+            .get(&stored.name)
+            .filter(|old| old.source == Source::Api && old.definition == definition)
+        {
+            return Some(Arc::clone(old));
+        }
+        match build_entry(&self.context, &stored.name, definition, Source::Api) {
+            Ok(entry) => Some(Arc::new(entry)),
+            Err(error) => {
+                tracing::error!(judge = stored.name, %error, "stored judge no longer builds; skipped");
+                None
+            }
+        }
     }
 
     /// Creates or replaces an API judge. Returns the entry and whether it was new.
@@ -466,15 +505,31 @@ impl Catalog {
         Ok(())
     }
 
+    /// Applies a change this process made to a copy of the snapshot (O(1) to copy, the change
+    /// O(log n)). The revision is left as it was, so the next refresh reloads once and sees
+    /// this change (and any other replica's) from the database.
     fn update(&self, change: impl FnOnce(&mut Snapshot)) {
         let mut current = self.current.write().expect("catalog lock");
-        let mut next = Snapshot {
-            judges: current.judges.clone(),
-            tasks: current.tasks.clone(),
-        };
+        let mut next = Snapshot::clone(&current);
         change(&mut next);
         *current = Arc::new(next);
     }
+}
+
+/// Up to `limit` values of `map` whose keys follow `after`, in key order.
+fn entries_after<T>(
+    map: &OrdMap<String, Arc<T>>,
+    after: Option<&str>,
+    limit: usize,
+) -> Vec<Arc<T>> {
+    let range = match after {
+        Some(after) => map.range::<_, str>((Bound::Excluded(after), Bound::Unbounded)),
+        None => map.range::<_, str>(..),
+    };
+    range
+        .take(limit)
+        .map(|(_, entry)| Arc::clone(entry))
+        .collect()
 }
 
 /// Re-reads the database definitions every `every` until shutdown.

@@ -92,8 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_redacted_toml());
             println!(
                 "# ok: {} judge(s) and {} task(s) declared in the config file",
-                catalog.judges().len(),
-                catalog.tasks().len()
+                catalog.judge_count(),
+                catalog.task_count()
             );
             Ok(())
         }

@@ -33,6 +33,12 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeniedLabels {
+    /// `unauthenticated` (no valid key) or `forbidden` (a scorer key on an admin endpoint).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RunCodeLabels {
     pub language: &'static str,
     pub status: &'static str,
@@ -67,6 +73,9 @@ pub struct Metrics {
     pub sandbox_runs_queued: Gauge,
     /// `POST /run_code` runs by language and SandboxFusion status.
     pub run_code: Family<RunCodeLabels, Counter>,
+    /// Requests refused by the key check (counted here only: `http_requests` records requests
+    /// that passed it, so clients without a key move no per-route series).
+    pub http_denied: Family<DeniedLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -93,17 +102,23 @@ impl Metrics {
             sandbox_runs_running: Gauge::default(),
             sandbox_runs_queued: Gauge::default(),
             run_code: Family::default(),
+            http_denied: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
             "http_requests",
-            "HTTP requests by route and status",
+            "HTTP requests by route and status (requests refused by the key check are in http_denied)",
             metrics.http_requests.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             metrics.http_duration.clone(),
+        );
+        registry.register(
+            "http_denied",
+            "Requests refused by the key check, by reason (unauthenticated, forbidden)",
+            metrics.http_denied.clone(),
         );
         registry.register(
             "run_code",

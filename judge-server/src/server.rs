@@ -109,8 +109,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         %bound,
         database = db.backend(),
-        judges = catalog.judges().len(),
-        tasks = catalog.tasks().len(),
+        judges = catalog.judge_count(),
+        tasks = catalog.task_count(),
         cache = config.cache.enabled,
         "judge-server ready"
     );

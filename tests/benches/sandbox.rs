@@ -238,6 +238,10 @@ async fn fuel_figures() {
                 out.fuel_used as f64 / millis
             );
         }
+        if !snapshot {
+            host_work_figures(sandbox).await;
+            continue;
+        }
         if snapshot {
             let pass = sandbox
                 .run(Language::Python, &args("pass"), Vec::new(), fuel_limits())
@@ -264,6 +268,51 @@ async fn fuel_figures() {
                 a.fuel_used, b.fuel_used
             );
         }
+    }
+}
+
+/// What host calls cost against the fuel they are charged (`sandbox/host_work.rs`): wall time
+/// per charged unit of fuel, next to what `fuel::FUEL_PER_MS` grants (0.2 ns per unit). A
+/// figure below the grant means such a program runs out of fuel before the safety net.
+async fn host_work_figures(sandbox: Sandbox) {
+    let sandbox = Arc::new(sandbox);
+    let calls = [
+        ("sched_yield", "", "(call $f)", 2_000_000),
+        (
+            "random_get of 16 MB",
+            "(param i32 i32)",
+            "(call $f (i32.const 0) (i32.const 16000000))",
+            200,
+        ),
+    ];
+    for (name, params, call, count) in calls {
+        let import = name.split(' ').next().unwrap();
+        let wasm = wat::parse_str(format!(
+            r#"(module
+  (import "wasi_snapshot_preview1" "{import}" (func $f {params} (result i32)))
+  (memory (export "memory") 256)
+  (func (export "_start") (local $i i32)
+    (local.set $i (i32.const {count}))
+    (loop $l (drop {call})
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (br_if $l (local.get $i)))))"#
+        ))
+        .unwrap();
+        let sha256 = sandbox.register_plugin(wasm).await.unwrap();
+        let guest = sandbox.plugin(&sha256).await.unwrap();
+        let out = sandbox
+            .run_plugin(&guest, Vec::new(), fuel_limits())
+            .await
+            .unwrap();
+        assert_eq!(out.exit, judge_server::sandbox::Exit::Code(0), "{out:?}");
+        let nanos = out.elapsed.as_secs_f64() * 1e9;
+        println!(
+            "host work, {count} x {name}: {:.0} ns per call, {} fuel charged = {:.3} ns per unit of fuel (the budget grants {:.3})",
+            nanos / count as f64,
+            out.fuel_used,
+            nanos / out.fuel_used as f64,
+            1e6 / judge_server::sandbox::FUEL_PER_MS as f64
+        );
     }
 }
 

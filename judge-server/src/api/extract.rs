@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::exact::big_integers_as_strings;
 use crate::judges::with_missing_field;
 
 pub struct ApiJson<T>(pub T);
@@ -52,9 +53,11 @@ where
 }
 
 /// Deserialises JSON; syntax errors are 400 `invalid_json`, type/shape errors are 422
-/// `invalid_request` with the path of the offending field.
+/// `invalid_request` with the path of the offending field. Integers beyond 64 bits arrive as
+/// strings of their digits (`exact.rs`), never as floats that lost digits.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let bytes = big_integers_as_strings(bytes);
+    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();

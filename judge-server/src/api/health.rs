@@ -59,8 +59,8 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Readiness>, ApiE
     Ok(Json(Readiness {
         status: "ready",
         database: app.db.backend(),
-        judges: app.catalog.judges().len(),
-        tasks: app.catalog.tasks().len(),
+        judges: app.catalog.judge_count(),
+        tasks: app.catalog.task_count(),
         python_snapshot: app
             .catalog
             .context()

@@ -24,7 +24,11 @@ pub async fn list(
     State(app): State<Arc<App>>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<JudgeList>, ApiError> {
-    let (judges, next) = page(app.catalog.judges(), |e| e.name.as_str(), query)?;
+    let (judges, next) = page(
+        |after, n| app.catalog.judges_after(after, n),
+        |e| e.name.as_str(),
+        query,
+    )?;
     Ok(Json(JudgeList {
         judges: judges.iter().map(|e| e.info()).collect(),
         next,

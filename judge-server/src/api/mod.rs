@@ -3,6 +3,7 @@
 
 mod body;
 mod error;
+mod exact;
 mod extract;
 mod get_reward;
 mod health;
@@ -29,7 +30,7 @@ use crate::auth::{Denied, Keys, Role};
 use crate::catalog::Catalog;
 use crate::client::{ClientId, Peer};
 use crate::config::Config;
-use crate::metrics::{Metrics, RouteLabels};
+use crate::metrics::{DeniedLabels, Metrics, RouteLabels};
 use crate::scoring::Scorer;
 use crate::store::Database;
 pub use error::ApiError;
@@ -138,20 +139,39 @@ async fn require_key(State(app): AppState, mut request: Request, next: Next) -> 
             request.extensions_mut().insert(client);
             next.run(request).await
         }
-        Err(Denied::Unauthenticated) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid API key is required (Authorization: Bearer <key>)",
-        )
-        .into_response(),
-        Err(Denied::Forbidden) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this endpoint needs an admin key",
-        )
-        .into_response(),
+        Err(denied) => {
+            let (reason, response) = match denied {
+                Denied::Unauthenticated => (
+                    "unauthenticated",
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "a valid API key is required (Authorization: Bearer <key>)",
+                    ),
+                ),
+                Denied::Forbidden => (
+                    "forbidden",
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        "this endpoint needs an admin key",
+                    ),
+                ),
+            };
+            app.metrics
+                .http_denied
+                .get_or_create(&DeniedLabels { reason })
+                .inc();
+            let mut response = response.into_response();
+            response.extensions_mut().insert(CountedAsDenied);
+            response
+        }
     }
 }
+
+/// Marks a response already counted in `http_denied`, so `track_http` leaves it out.
+#[derive(Clone, Copy)]
+struct CountedAsDenied;
 
 /// The POST endpoints that score (a scorer key may call them): `/v1/judge`,
 /// `/v1/tasks/{name}/get_reward` and `/run_code`.
@@ -180,7 +200,8 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// Requests counted by (method label, matched route or `unmatched`, status): every label from
-/// a bounded set, whatever clients send.
+/// a bounded set, whatever clients send; requests the key check refused are counted only in
+/// `http_denied` (by reason), after nothing else was learnt from them.
 async fn track_http(State(app): AppState, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method()).to_owned();
@@ -189,6 +210,9 @@ async fn track_http(State(app): AppState, request: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
+    if response.extensions().get::<CountedAsDenied>().is_some() {
+        return response;
+    }
     let labels = RouteLabels {
         method,
         route,

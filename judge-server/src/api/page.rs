@@ -18,9 +18,11 @@ pub struct PageQuery {
     after: Option<String>,
 }
 
-/// The page of `all` (sorted by `name`) the query asks for, and the `next` cursor.
+/// The page the query asks for, and the `next` cursor: `fetch(after, n)` returns up to `n`
+/// entries in name order after `after` (the catalog reads them from its ordered maps, so a
+/// page costs O(log n + limit) whatever the catalog's size).
 pub fn page<T>(
-    all: Vec<T>,
+    fetch: impl FnOnce(Option<&str>, usize) -> Vec<T>,
     name: impl Fn(&T) -> &str,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
@@ -35,13 +37,8 @@ pub fn page<T>(
         )
         .at("limit"));
     }
-    let mut rest: Vec<T> = match &query.after {
-        Some(after) => all
-            .into_iter()
-            .filter(|e| name(e) > after.as_str())
-            .collect(),
-        None => all,
-    };
+    // One more than the page: whether it exists says whether another page follows.
+    let mut rest = fetch(query.after.as_deref(), limit + 1);
     let more = rest.len() > limit;
     rest.truncate(limit);
     let next = more
@@ -64,25 +61,36 @@ mod tests {
     #[test]
     fn pages_follow_the_cursor_to_the_end() {
         let names: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let fetch = |after: Option<&str>, n: usize| -> Vec<String> {
+            names
+                .iter()
+                .filter(|name| after.is_none_or(|after| name.as_str() > after))
+                .take(n)
+                .cloned()
+                .collect()
+        };
         fn by_name(s: &String) -> &str {
             s
         }
-        let (first, next) = page(names.clone(), by_name, ask(Some(2), None)).unwrap();
+        let (first, next) = page(fetch, by_name, ask(Some(2), None)).unwrap();
         assert_eq!(
             (first, next.as_deref()),
             (vec!["a".into(), "b".into()], Some("b"))
         );
-        let (second, next) = page(names.clone(), by_name, ask(Some(2), Some("b"))).unwrap();
+        let (second, next) = page(fetch, by_name, ask(Some(2), Some("b"))).unwrap();
         assert_eq!(
             (second, next.as_deref()),
             (vec!["c".into(), "d".into()], Some("d"))
         );
-        let (last, next) = page(names.clone(), by_name, ask(Some(2), Some("d"))).unwrap();
+        let (last, next) = page(fetch, by_name, ask(Some(2), Some("d"))).unwrap();
         assert_eq!((last, next), (vec!["e".to_owned()], None));
-        let (all, next) = page(names.clone(), by_name, ask(None, None)).unwrap();
+        // A page that ends exactly at the last entry names no next page.
+        let (last, next) = page(fetch, by_name, ask(Some(2), Some("c"))).unwrap();
+        assert_eq!((last.len(), next), (2, None));
+        let (all, next) = page(fetch, by_name, ask(None, None)).unwrap();
         assert_eq!((all.len(), next), (5, None));
         for bad in [0, MAX_PAGE + 1] {
-            let error = page(names.clone(), by_name, ask(Some(bad), None)).unwrap_err();
+            let error = page(fetch, by_name, ask(Some(bad), None)).unwrap_err();
             assert_eq!(error.field.as_deref(), Some("limit"));
         }
     }

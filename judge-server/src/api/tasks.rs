@@ -23,7 +23,11 @@ pub async fn list(
     State(app): State<Arc<App>>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<TaskList>, ApiError> {
-    let (tasks, next) = page(app.catalog.tasks(), |t| t.name.as_str(), query)?;
+    let (tasks, next) = page(
+        |after, n| app.catalog.tasks_after(after, n),
+        |t| t.name.as_str(),
+        query,
+    )?;
     Ok(Json(TaskList {
         tasks: tasks.iter().map(|t| t.info()).collect(),
         next,

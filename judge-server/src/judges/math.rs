@@ -44,8 +44,9 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
 fn gold(item: &Item) -> Result<String, InputError> {
     match item.metadata.get("answer") {
         Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
-        // JSON integers beyond 64 bits arrive as floats, their low digits lost: refuse them
-        // instead of judging against a different number.
+        // Integer literals beyond 64 bits arrive as strings (`api/exact.rs`); a float literal
+        // this large has no exact integer value: refuse it instead of judging against a
+        // different number.
         Some(Value::Number(number))
             if number.is_f64()
                 && number
@@ -55,8 +56,8 @@ fn gold(item: &Item) -> Result<String, InputError> {
             Err(InputError {
                 field: "metadata.answer".into(),
                 message: format!(
-                    "the number {number} is not exact as JSON (integers above 2^64 are read as \
-                     floats, losing digits); give the answer as a string"
+                    "the number {number} is a float beyond 2^53, which holds no exact integer; \
+                     give the answer as an integer or a string"
                 ),
             })
         }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::{Caller, Linker, Trap};
+use wasmtime::{Caller, Linker};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
 /// Fuel per millisecond of budget: what CPython 3.12 for WASI executes per millisecond on the
@@ -221,13 +221,7 @@ fn virtual_poll<T: Clocked>(
 fn charge<T>(caller: &mut Caller<'_, T>, nanos: u64) -> wasmtime::Result<()> {
     let cost =
         u64::try_from(u128::from(nanos) * u128::from(FUEL_PER_MS) / 1_000_000).unwrap_or(u64::MAX);
-    let left = caller.get_fuel()?;
-    if cost > left {
-        caller.set_fuel(0)?;
-        return Err(Trap::OutOfFuel.into());
-    }
-    caller.set_fuel(left - cost)?;
-    Ok(())
+    super::host_work::spend(caller, cost)
 }
 
 #[cfg(test)]

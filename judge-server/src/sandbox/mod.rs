@@ -11,6 +11,7 @@
 mod engine;
 mod fuel;
 mod guest;
+mod host_work;
 mod language;
 mod loading;
 mod module_cache;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::config::SandboxConfig;
+pub use fuel::FUEL_PER_MS;
 pub use guest::{Guest, Workdir};
 use guest::{Input, Io, Output};
 pub use language::Language;

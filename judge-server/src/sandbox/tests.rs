@@ -392,3 +392,74 @@ async fn runs_cpython_315_with_numpy_and_nothing_of_the_host_but_its_library() {
     assert!(bomb.memory_denied, "{:?} {}", bomb.exit, text(&bomb.stderr));
     assert_ne!(bomb.exit, Exit::Code(0));
 }
+
+/// A module looping forever over one WASI call that costs the guest a handful of instructions
+/// but the host real work (`host_work.rs`).
+fn host_call_loop(import: &str, params: &str, call: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "{import}" (func $f {params} (result i32)))
+  (memory (export "memory") 256)
+  (func (export "_start")
+    (loop $l (drop {call}) (br $l))))"#
+    ))
+    .expect("valid WAT")
+}
+
+/// Host work is charged to the budget: programs that spin in cheap host calls (`sched_yield`,
+/// `clock_time_get`), fill megabytes with `random_get` or read `os.urandom` in a loop run out
+/// of fuel (`Exit::Timeout`, a cacheable fail) near their budget's worth of time, instead of
+/// reaching the wall-clock safety net (an `error` that a program could choose to get).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_calls_are_charged_to_the_budget() {
+    let sandbox = sandbox();
+    let modules = [
+        (
+            "sched_yield",
+            host_call_loop("sched_yield", "", "(call $f)"),
+        ),
+        (
+            "clock_time_get",
+            host_call_loop(
+                "clock_time_get",
+                "(param i32 i64 i32)",
+                "(call $f (i32.const 1) (i64.const 1) (i32.const 0))",
+            ),
+        ),
+        (
+            "random_get",
+            host_call_loop(
+                "random_get",
+                "(param i32 i32)",
+                "(call $f (i32.const 0) (i32.const 16000000))",
+            ),
+        ),
+    ];
+    for (name, wasm) in modules {
+        let sha256 = sandbox.register_plugin(wasm).await.expect("valid plugin");
+        let guest = sandbox.plugin(&sha256).await.expect("loaded");
+        let output = sandbox
+            .run_plugin(&guest, Vec::new(), limits(1_000))
+            .await
+            .expect("sandbox run");
+        assert_eq!(output.exit, Exit::Timeout, "{name}: {output:?}");
+        assert!(
+            output.elapsed < Duration::from_secs(5),
+            "{name}: a 1 s budget ended after {:?}",
+            output.elapsed
+        );
+    }
+    let output = python(
+        "import os\nwhile True:\n    os.urandom(1 << 24)\n",
+        "",
+        1_000,
+    )
+    .await;
+    assert_eq!(output.exit, Exit::Timeout, "{output:?}");
+    // Randomness still works, and differs between runs.
+    let a = python("import os; print(os.urandom(16).hex())", "", 5_000).await;
+    let b = python("import os; print(os.urandom(16).hex())", "", 5_000).await;
+    assert_eq!(a.exit, Exit::Code(0), "{a:?}");
+    assert_eq!(a.stdout.len(), 33);
+    assert_ne!(a.stdout, b.stdout);
+}

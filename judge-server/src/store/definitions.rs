@@ -20,6 +20,17 @@ pub struct StoredTask {
 }
 
 impl Database {
+    /// The catalog revision: moves (by triggers, `0003_catalog_revision.sql`) whenever a judge
+    /// or task row changes.
+    pub async fn catalog_revision(&self) -> Result<i64, sqlx::Error> {
+        let revision: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT revision FROM catalog_revision WHERE id = 1")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(revision)
+    }
+
     pub async fn list_judges(&self) -> Result<Vec<StoredJudge>, sqlx::Error> {
         let rows = on_pool!(self, |pool| {
             sqlx::query("SELECT name, kind, config FROM judges ORDER BY name")

@@ -132,14 +132,37 @@ pub enum Report {
     Tests(Vec<TestOutcome>),
 }
 
-const SOLUTION_SIDE: &str = include_str!("python_solution.py");
-const DRIVER: &str = include_str!("python_driver.py");
+pub(super) const SOLUTION_SIDE: &str = include_str!("python_solution.py");
+pub(super) const DRIVER: &str = include_str!("python_driver.py");
 
 /// A Python (and JavaScript) string literal for `text` (JSON string syntax is valid Python and
 /// JavaScript here: serde_json escapes quotes, backslashes and control characters and leaves
 /// other characters as UTF-8).
 pub fn literal(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialise")
+}
+
+/// The driver's `calls` argument, `[function, [[args, expected], ...]]`, as a Python
+/// expression: read by Python's JSON reader from the item's own `input_output` text when there
+/// is one (its integers exact whatever their size), else from serde_json's reading.
+fn python_calls(function: &str, cases: &[(Value, Value)], source: Option<&str>) -> String {
+    if let Some(source) = source {
+        return format!(
+            "(lambda io: [{}, list(zip(io['inputs'], io['outputs']))])(__import__('json').loads({}))",
+            literal(function),
+            literal(source)
+        );
+    }
+    let cases: Vec<Value> = cases
+        .iter()
+        .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
+        .collect();
+    let json = serde_json::to_string(&Value::Array(vec![
+        Value::String(function.to_owned()),
+        Value::Array(cases),
+    ]))
+    .expect("JSON");
+    format!("__import__('json').loads({})", literal(&json))
 }
 
 /// The solution's program and the driver's for assert- and call-style tests (`None` for stdio
@@ -164,24 +187,17 @@ fn python_programs(
             tests.iter().map(|t| literal(t)).collect::<Vec<_>>(),
             "None".to_owned(),
         ),
-        TestSpec::Calls { function, cases } => {
-            let cases: Vec<Value> = cases
-                .iter()
-                .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
-                .collect();
-            let json = serde_json::to_string(&Value::Array(vec![
-                Value::String(function.clone()),
-                Value::Array(cases),
-            ]))
-            .expect("JSON");
-            (
-                "",
-                "",
-                Vec::new(),
-                Vec::new(),
-                format!("__import__('json').loads({})", literal(&json)),
-            )
-        }
+        TestSpec::Calls {
+            function,
+            cases,
+            source,
+        } => (
+            "",
+            "",
+            Vec::new(),
+            Vec::new(),
+            python_calls(function, cases, source.as_deref()),
+        ),
         TestSpec::Stdio { .. } => return None,
     };
     // The solution's replies start with this on a line of their own: stray output it writes to

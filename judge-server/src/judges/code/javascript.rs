@@ -56,12 +56,12 @@ pub struct JavaScript;
 
 pub static JAVASCRIPT: JavaScript = JavaScript;
 
-const TEMPLATE: &str = r#"(data) => {
+pub(super) const TEMPLATE: &str = r#"(data) => {
 "use strict";
 const G = globalThis, apply = Reflect.apply, O = Object;
 const defineProperty = O.defineProperty, freeze = O.freeze, keys = O.keys, is = O.is;
 const getPrototypeOf = O.getPrototypeOf, hasOwn = O.prototype.hasOwnProperty;
-const isArray = Array.isArray, isInteger = Number.isInteger, ObjectProto = O.prototype, ArrayProto = Array.prototype;
+const isArray = Array.isArray, isInteger = Number.isInteger, isFinite = Number.isFinite, ObjectProto = O.prototype, ArrayProto = Array.prototype;
 const Str = String, Fn = Function, Err = Error, Prom = Promise, stringify = JSON.stringify;
 const encode = encodeURIComponent, slice = Str.prototype.slice, split = Str.prototype.split;
 const charCodeAt = Str.prototype.charCodeAt, resolve = Prom.resolve, then = Prom.prototype.then;
@@ -114,7 +114,8 @@ const deep = (a, b, strict) => {
 const close = (got, want) => {
   if (is(got, want) || got === want) return true;
   if (typeof got === "number" && typeof want === "number") {
-    if (isInteger(want)) return false;
+    // Infinity is within any relative tolerance of any number (Infinity <= 1e-5 * Infinity).
+    if (isInteger(want) || !isFinite(got)) return false;
     const scale = got < 0 ? -got : got, other = want < 0 ? -want : want, d = got - want;
     return (d < 0 ? -d : d) <= 1e-5 * (scale > other ? scale : other > 1e-300 ? other : 1e-300);
   }
@@ -334,7 +335,9 @@ impl Harness for JavaScript {
     ) -> Option<TestRun> {
         let (setup, tests, calls) = match spec {
             TestSpec::Asserts { setup, tests, .. } => (setup.as_str(), tests.clone(), Value::Null),
-            TestSpec::Calls { function, cases } => {
+            TestSpec::Calls {
+                function, cases, ..
+            } => {
                 let cases: Vec<Value> = cases
                     .iter()
                     .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))

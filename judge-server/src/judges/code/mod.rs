@@ -42,7 +42,7 @@ use spec::TestSpec;
 
 pub const KIND: KindSpec = KindSpec {
     name: "code",
-    version: 2,
+    version: 3,
     description: "Runs the response's program against the item's unit tests in the Wasmtime sandbox (Python: CPython 3.12 for WASI; JavaScript: QuickJS-ng for WASI).",
     build,
 };
@@ -130,6 +130,8 @@ struct Identity<'a> {
     #[serde(flatten)]
     config: &'a CodeConfig,
     runtime_sha256: std::collections::BTreeMap<&'static str, String>,
+    /// The harness programs' SHA-256: a changed harness may judge differently.
+    harness_sha256: String,
 }
 
 struct CodeJudge {
@@ -183,11 +185,26 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             &Identity {
                 config: &config,
                 runtime_sha256: runtime,
+                harness_sha256: harness_sha256(),
             },
         ),
         config,
         sandbox: context.sandbox.clone(),
     }))
+}
+
+/// SHA-256 over every harness program (Python's two halves, JavaScript's template).
+fn harness_sha256() -> String {
+    let mut hasher = Sha256::new();
+    for source in [
+        harness::SOLUTION_SIDE,
+        harness::DRIVER,
+        javascript::TEMPLATE,
+    ] {
+        hasher.update((source.len() as u64).to_le_bytes());
+        hasher.update(source.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// A fresh random nonce per run (no RNG dependency: SHA-256 over a counter, time and address).

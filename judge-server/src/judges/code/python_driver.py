@@ -20,6 +20,7 @@ import decimal as _decimal
 import fractions as _fractions
 import io as _io
 import json as _json
+import math as _math
 import os as _os
 import sys as _moj_sys
 
@@ -375,13 +376,17 @@ class _Handle:
 
 
 def _same(got, want, tolerance):
-    """APPS call results: integers exactly, floats within the relative tolerance, strings and
-    booleans exactly, tuples as lists, element by element."""
+    """APPS call results: integers exactly, floats within the relative tolerance (finite ones
+    only), strings and booleans exactly, tuples as lists, element by element."""
     if type(want) is bool or want is None or type(want) is str:
         return type(got) is type(want) and got == want
     if type(want) is int:
         return type(got) is int and got == want
     if type(want) is float:
+        # Infinity is within any relative tolerance of any float (inf <= tolerance * inf), and
+        # NaN compares with nothing: a non-finite result never matches a (finite) expected one.
+        if type(got) is float and not _math.isfinite(got):
+            return False
         if type(got) not in (int, float):
             return False
         if got == want:

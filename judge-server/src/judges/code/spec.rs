@@ -30,6 +30,11 @@ pub enum TestSpec {
     Calls {
         function: String,
         cases: Vec<(Value, Value)>,
+        /// `input_output` as the item gave it when it was a JSON string (as APPS and TACO
+        /// store it): read again by the Python driver's own JSON reader, so its integers stay
+        /// exact however many digits they have (`cases` holds serde_json's reading, in which
+        /// integers beyond 64 bits are floats).
+        source: Option<String>,
     },
     /// The program reads stdin and its stdout is compared with the expected output.
     Stdio { cases: Vec<(String, String)> },
@@ -168,13 +173,13 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
     }
     if let Some(io) = metadata.get("input_output") {
         let parsed;
-        let io = match io {
+        let (io, source) = match io {
             Value::String(text) => {
                 parsed = serde_json::from_str::<Value>(text)
                     .map_err(|e| error("input_output", format!("is a string but not JSON: {e}")))?;
-                &parsed
+                (&parsed, Some(text.clone()))
             }
-            other => other,
+            other => (other, None),
         };
         let object = io.as_object().ok_or_else(|| {
             error(
@@ -208,6 +213,7 @@ pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputErr
                         .cloned()
                         .zip(outputs.iter().cloned())
                         .collect(),
+                    source,
                 }
             }
             None => {
