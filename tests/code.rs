@@ -568,6 +568,10 @@ async fn numpy_tasks_are_judged_in_cpython_315() {
     }
     let solution = "```python\nimport numpy as np\n\ndef mean_of_squares(xs):\n    return float(np.mean(np.square(np.asarray(xs, dtype=float))))\n```";
     let tests = json!({"test_list": ["assert mean_of_squares([1, 2, 3]) == 14 / 3", "assert mean_of_squares([0]) == 0.0"]});
+    let area_tests = json!([
+        "assert math.isclose(area(2), 12.566370614359172)",
+        "assert math.isclose(area(1), 3.141592653589793)"
+    ]);
     let items = vec![
         Item::new("p", solution)
             .with_id("py315")
@@ -582,6 +586,30 @@ async fn numpy_tasks_are_judged_in_cpython_315() {
             .with_metadata(metadata(
                 json!({"language": "python3.15", "test_list": tests["test_list"]}),
             )),
+        // The solution does not choose what a name the tests use means: `import numpy as
+        // math` would make the tests' `math.isclose` numpy's (1e-5), passing a wrong area.
+        Item::new(
+            "p",
+            "import numpy as math
+def area(r):
+    return 3.14159 * r * r
+",
+        )
+        .with_id("alias-hack")
+        .with_metadata(metadata(
+            json!({"language": "python3.15", "test_list": area_tests}),
+        )),
+        Item::new(
+            "p",
+            "import math
+def area(r):
+    return math.pi * r * r
+",
+        )
+        .with_id("alias-right")
+        .with_metadata(metadata(
+            json!({"language": "python3.15", "test_list": area_tests}),
+        )),
     ];
     let answer = judge(&server, "code", items).await;
     let verdict = |id: &str| {
@@ -607,4 +635,16 @@ async fn numpy_tasks_are_judged_in_cpython_315() {
         "CPython 3.12 has no numpy: {details}"
     );
     assert_eq!(verdict("py315-wrong").0, Verdict::Fail);
+    assert_eq!(
+        verdict("alias-hack").0,
+        Verdict::Fail,
+        "{}",
+        verdict("alias-hack").1
+    );
+    assert_eq!(
+        verdict("alias-right").0,
+        Verdict::Pass,
+        "{}",
+        verdict("alias-right").1
+    );
 }

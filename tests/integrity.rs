@@ -354,6 +354,28 @@ function add(a, b) {
         "function add(a, b) { return Number.isInteger(a) && Number.isInteger(b) ? a + b : Infinity; }",
     ),
     (
+        "Error.prepareStackTrace: take the calling test's function from a call site, read its source",
+        r#"
+function add(a, b) {
+  let frames = [];
+  try {
+    Error.prepareStackTrace = (e, sites) => sites;
+    frames = new Error().stack;
+  } catch (e) {}
+  for (let i = 0; i < (frames.length || 0); i++) {
+    let source = "";
+    try { source = String(frames[i].getFunction()); } catch (e) {}
+    const call = "(" + a + ", " + b + ")";
+    const at = source.indexOf(call);
+    if (at < 0) continue;
+    const m = /^\s*(?:===?|,)\s*([-\d.]+)/.exec(source.slice(at + call.length));
+    if (m) return Number(m[1]);
+  }
+  return 0;
+}
+"#,
+    ),
+    (
         "print a fake report and exit before the tests",
         "print('T:P,P,P'); console.log('All tests passed'); std.out.flush(); std.exit(0);",
     ),
@@ -646,6 +668,17 @@ async fn apps_calls_compare_integers_exactly() {
             json!([[33333.333333]]),
             Verdict::Fail,
         ),
+        // Two keys of the result answering one expected key, the other never checked.
+        (
+            "def f(n):\n    return {1: 5, '1': 5}",
+            json!([{"1": 5, "2": 7}]),
+            Verdict::Fail,
+        ),
+        (
+            "def f(n):\n    return {1: 5, 2: 7}",
+            json!([{"1": 5, "2": 7}]),
+            Verdict::Pass,
+        ),
     ];
     let items = cases
         .iter()
@@ -696,6 +729,86 @@ async fn apps_calls_compare_integers_exactly() {
             verdict_of(&answer, index)
         );
     }
+}
+
+/// JavaScript HumanEval: the helpers of the item's prompt (`poly` next to `findZero`) are the
+/// prompt's in the tests, as in Python; a solution that redefines `poly` to make the check
+/// vacuous fails, and a solution that does not repeat the prompt's helpers passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_humaneval_helpers_stay_the_prompts() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let metadata = object(json!({
+        "prompt": "function poly(xs, x) { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i] * Math.pow(x, i); return s; }\n/* Find x with poly(xs, x) = 0. */\nfunction findZero(xs) {\n",
+        "entry_point": "findZero",
+        "test": "function check(candidate) {\n  const cases = [[1, 2], [-6, 11, -6, 1], [-1, 0, 0, 1]];\n  for (const xs of cases) { const r = candidate(xs); assert(Math.abs(poly(xs, r)) < 1e-4); }\n}\n",
+    }));
+    let bisection = "function findZero(xs) {\n  let lo = -100, hi = 100;\n  const f = (x) => xs.reduce((s, c, i) => s + c * Math.pow(x, i), 0);\n  if (f(lo) > 0) { const t = lo; lo = hi; hi = t; }\n  for (let i = 0; i < 200; i++) { const mid = (lo + hi) / 2; if (f(mid) < 0) lo = mid; else hi = mid; }\n  return lo;\n}\n";
+    let cases: &[(&str, String, Verdict)] = &[
+        (
+            "redefines poly",
+            "function poly(xs, x) { return 0; }\nfunction findZero(xs) { return 12345; }".into(),
+            Verdict::Fail,
+        ),
+        ("only findZero", bisection.into(), Verdict::Pass),
+        (
+            "repeats the prompt",
+            format!(
+                "function poly(xs, x) {{ let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i] * Math.pow(x, i); return s; }}\n{bisection}"
+            ),
+            Verdict::Pass,
+        ),
+    ];
+    let items = cases
+        .iter()
+        .map(|(_, code, _)| Item::new("p", code.as_str()).with_metadata(metadata.clone()))
+        .collect();
+    let answer = judge(&server, "code_js", items).await;
+    for (index, (name, _, want)) in cases.iter().enumerate() {
+        let verdict = verdict_of(&answer, index);
+        assert_eq!(verdict.verdict, *want, "{name}: {verdict:?}");
+    }
+}
+
+/// A Python solution that waits on its own stdin (which carries the tests' calls) while the
+/// tests wait for it: neither uses fuel, so without the pair's watchdog the run held a worker
+/// until the wall-clock safety net (55 s here) and was answered `error`. Now it fails at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_solution_waiting_on_its_own_stdin_fails_at_once() {
+    let _serial = SERIAL.lock().await;
+    let server = start();
+    let tests = object(json!({
+        "prompt": "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n",
+        "entry_point": "add",
+        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n",
+    }));
+    let programs = [
+        "import os\nos.read(0, 1)\ndef add(a, b):\n    return a + b\n",
+        "import os\ndef add(a, b):\n    os.read(0, 1)\n    return a + b\n",
+        "import sys\ndef add(a, b):\n    sys.stdin = open(0)\n    return int(sys.stdin.readline())\n",
+    ];
+    let started = std::time::Instant::now();
+    let items = programs
+        .iter()
+        .map(|code| Item::new("p", *code).with_metadata(tests.clone()))
+        .collect();
+    let answer = judge(&server, "code", items).await;
+    for (index, code) in programs.iter().enumerate() {
+        let verdict = verdict_of(&answer, index);
+        assert_eq!(verdict.verdict, Verdict::Fail, "{code}: {verdict:?}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "three deadlocked items took {:?}",
+        started.elapsed()
+    );
+    let ok = judge(
+        &server,
+        "code",
+        vec![Item::new("p", "def add(a, b):\n    return a + b\n").with_metadata(tests)],
+    )
+    .await;
+    assert_eq!(verdict_of(&ok, 0).verdict, Verdict::Pass, "{ok:?}");
 }
 
 /// Spins `threads` busy threads until the guard drops: a host as loaded as the review's (8 busy

@@ -125,7 +125,7 @@ pub struct CommandRunResult {
 pub struct RunCodeResponse {
     pub status: RunStatus,
     pub message: String,
-    /// Always `null`: the languages here are interpreted.
+    /// How the compile went (`cpp`, `c`); `null` for interpreted languages.
     pub compile_result: Option<CommandRunResult>,
     pub run_result: Option<CommandRunResult>,
     /// The fetched files (path -> base64).

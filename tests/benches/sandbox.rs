@@ -316,6 +316,109 @@ async fn host_work_figures(sandbox: Sandbox) {
     }
 }
 
+/// CPU-bound C++ programs of competitive-programming shape (a checksum on stdout), for the C/C++
+/// figures: each is compiled by native `g++ -O2` and by the sandbox's compiler, and run both
+/// ways in the same run.
+const CPP_PROGRAMS: &[(&str, &str)] = &[
+    (
+        "sieve of Eratosthenes to 3e7",
+        "#include <bits/stdc++.h>\nusing namespace std;\nint main(){ const int n=30000000; vector<char> c(n+1,1); long long s=0; for(long long i=2;i<=n;i++) if(c[i]){ s+=i; for(long long j=i*i;j<=n;j+=i) c[j]=0; } printf(\"%lld\\n\", s); }\n",
+    ),
+    (
+        "std::sort of 4e6 random ints",
+        "#include <bits/stdc++.h>\nusing namespace std;\nint main(){ const int n=4000000; vector<unsigned> v(n); unsigned x=12345; for(auto&e:v){ x=x*1103515245u+12345u; e=x; } sort(v.begin(),v.end()); unsigned long long h=0; for(int i=0;i<n;i+=1000) h=h*31+v[i]; printf(\"%llu\\n\", h); }\n",
+    ),
+    (
+        "LCS dynamic programming 5000x5000",
+        "#include <cstdio>\n#include <vector>\n#include <string>\n#include <algorithm>\nint main(){ const int n=5000; std::string a(n,'a'), b(n,'a'); unsigned x=7; for(int i=0;i<n;i++){ x=x*1103515245u+12345u; a[i]='a'+(x>>16)%4; x=x*1103515245u+12345u; b[i]='a'+(x>>16)%4; } std::vector<int> p(n+1), q(n+1); for(int i=1;i<=n;i++){ for(int j=1;j<=n;j++) q[j]= a[i-1]==b[j-1] ? p[j-1]+1 : std::max(p[j], q[j-1]); std::swap(p,q); } printf(\"%d\\n\", p[n]); }\n",
+    ),
+    (
+        "std::map with 1e6 inserts and lookups",
+        "#include <map>\n#include <cstdio>\nint main(){ std::map<unsigned,unsigned> m; unsigned x=1; for(int i=0;i<1000000;i++){ x=x*1103515245u+12345u; m[x%2000000]+=i; } unsigned long long s=0; for(unsigned k=0;k<2000000;k+=7){ auto it=m.find(k); if(it!=m.end()) s+=it->second; } printf(\"%llu %zu\\n\", s, m.size()); }\n",
+    ),
+];
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// C and C++: compile time (cold, with and without building the precompiled header, and from
+/// the cache) and run time against native `g++ -O2` on the same programs, and the fuel these
+/// programs execute per millisecond (`sandbox/fuel.rs`).
+async fn cpp_figures() {
+    use judge_server::sandbox::compiler::{CppStandard, Dialect};
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut config = Config::load_with_env(None, &env).expect("config").sandbox;
+    // A fresh cache: the first compile is cold.
+    let cache = tempfile::tempdir().unwrap();
+    config.compiled_cache_dir = cache.path().to_owned();
+    let sandbox = Arc::new(Sandbox::start(&config).expect("sandbox").0);
+    sandbox
+        .availability(Language::Cpp)
+        .expect("the C/C++ toolchain");
+    let dialect = Dialect::Cpp(CppStandard::default());
+    let limits = RunLimits {
+        timeout: Duration::from_secs(600),
+        memory_bytes: 512 << 20,
+        output_bytes: 1 << 20,
+    };
+    let native = tempfile::tempdir().unwrap();
+    for (index, (name, source)) in CPP_PROGRAMS.iter().enumerate() {
+        let file = native.path().join(format!("p{index}.cpp"));
+        let binary = native.path().join(format!("p{index}"));
+        std::fs::write(&file, source).unwrap();
+        let started = Instant::now();
+        let gpp = Command::new("g++")
+            .args(["-O2", "-std=gnu++17", "-o"])
+            .args([&binary, &file])
+            .status()
+            .expect("g++ is installed");
+        assert!(gpp.success());
+        let native_compile = started.elapsed().as_secs_f64();
+        let mut native_runs = Vec::new();
+        let mut native_out = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let out = Command::new(&binary).output().unwrap();
+            native_runs.push(started.elapsed().as_secs_f64());
+            native_out = out.stdout;
+        }
+        let started = Instant::now();
+        let program = sandbox.compile(dialect, source).await.unwrap().unwrap();
+        let cold = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let again = sandbox.compile(dialect, source).await.unwrap().unwrap();
+        let cached = started.elapsed().as_secs_f64();
+        assert!(again.cached);
+        let mut runs = Vec::new();
+        let mut fuel = 0;
+        for _ in 0..3 {
+            let out = sandbox
+                .run_program(&program, Vec::new(), limits.clone())
+                .await
+                .unwrap();
+            assert_eq!(out.stdout, native_out, "{name}: same output as native");
+            runs.push(out.elapsed.as_secs_f64());
+            fuel = out.fuel_used;
+        }
+        let (native_run, run) = (median(native_runs), median(runs));
+        println!(
+            "C++ {name}: compile g++ {native_compile:.2} s, here cold {cold:.2} s{}, cached {:.1} ms; run g++ {:.0} ms, here {:.0} ms ({:.2}x native); {fuel} fuel = {:.2} million per ms",
+            if index == 0 {
+                " (with building the precompiled header)"
+            } else {
+                ""
+            },
+            cached * 1e3,
+            native_run * 1e3,
+            run * 1e3,
+            run / native_run,
+            fuel as f64 / (run * 1e3) / 1e6
+        );
+    }
+}
+
 fn main() {
     // `MOJ_BENCH_ONLY=http`: only the HTTP figure (the sandbox rows need fresh compiles).
     if std::env::var("MOJ_BENCH_ONLY").as_deref() == Ok("http") {
@@ -328,6 +431,16 @@ fn main() {
         println!(
             "HTTP: {http:.1} HumanEval-sized items/s through POST /v1/judge (code judge, cache bypassed, 200 items)"
         );
+        return;
+    }
+    // `MOJ_BENCH_ONLY=cpp`: C and C++ against native g++ (sandbox/compiler).
+    if std::env::var("MOJ_BENCH_ONLY").as_deref() == Ok("cpp") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(cpp_figures());
         return;
     }
     // `MOJ_BENCH_ONLY=fuel`: the fuel calibration (`sandbox/fuel.rs`) and what a test run costs.

@@ -7,7 +7,9 @@
 //! `Error`); a run the sandbox could not do (the runtime missing, the host too slow for the
 //! safety net) is `SandboxError`. `python` runs CPython 3.12 (WASI) as `python -c`, so
 //! `__name__ == "__main__"`; `nodejs` runs QuickJS-ng, not Node (no `require`, no npm; ES2023 and
-//! QuickJS's `std`/`os` modules instead). `files` are written into a fresh directory the program
+//! QuickJS's `std`/`os` modules instead); `cpp` and `c` are compiled to WebAssembly first
+//! (`sandbox/compiler`; `compile_result` says how: `Finished` with the diagnostics on stderr and
+//! a non-zero `return_code` when it does not compile, then the answer is `Failed`). `files` are written into a fresh directory the program
 //! sees as `/`, its working directory; `fetch_files` are read back from it afterwards.
 
 use std::collections::BTreeMap;
@@ -25,8 +27,11 @@ use super::extract::ApiJson;
 use super::{ApiError, App};
 use crate::client::ClientId;
 use crate::metrics::RunCodeLabels;
+use crate::sandbox::compiler::{CStandard, CppStandard, Dialect};
 use crate::sandbox::queue::{LANE, new_batch};
-use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError, Workdir};
+use crate::sandbox::{
+    CompiledProgram, Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError, Workdir,
+};
 
 /// Memory when the request says `-1` (SandboxFusion's "default"), capped by the sandbox's ceiling.
 const DEFAULT_MEMORY_MB: usize = 1024;
@@ -78,10 +83,12 @@ fn plan(request: &RunCodeRequest, sandbox: &Sandbox) -> Result<Plan, ApiError> {
     let (language, language_label) = match request.language.as_str() {
         "python" | "python3" => (Language::Python, "python"),
         "nodejs" | "javascript" | "js" => (Language::JavaScript, "nodejs"),
+        "cpp" | "c++" => (Language::Cpp, "cpp"),
+        "c" => (Language::C, "c"),
         other => {
             return Err(ApiError::unprocessable(
                 "unsupported_language",
-                format!("language {other:?} is not run here; this server runs \"python\" (CPython 3.12) and \"nodejs\" (QuickJS-ng)"),
+                format!("language {other:?} is not run here; this server runs \"python\" (CPython 3.12), \"nodejs\" (QuickJS-ng), \"cpp\" and \"c\" (clang to WebAssembly)"),
             )
             .at("language"));
         }
@@ -181,23 +188,102 @@ fn bad_path(field: &str) -> ApiError {
     .at(field)
 }
 
+/// The program as the sandbox runs it: an interpreter's arguments, or a compiled module.
+enum Runnable {
+    Script {
+        args: Vec<String>,
+        stdin: Vec<u8>,
+    },
+    Compiled {
+        program: CompiledProgram,
+        stdin: Vec<u8>,
+    },
+}
+
+/// Compiles C and C++ (`Err`: the answer, when it does not compile or cannot be compiled);
+/// `compile_result` says how it went.
+async fn prepare(
+    sandbox: &Arc<Sandbox>,
+    request: &RunCodeRequest,
+    plan: &Plan,
+) -> Result<(Runnable, Option<CommandRunResult>), RunCodeResponse> {
+    let stdin = request.stdin.as_deref().unwrap_or("").as_bytes().to_vec();
+    let dialect = match plan.language {
+        Language::C => Dialect::C(CStandard::default()),
+        Language::Cpp => Dialect::Cpp(CppStandard::default()),
+        language => {
+            let (args, stdin) = crate::judges::script_invocation(
+                language,
+                &request.code,
+                request.stdin.as_deref().unwrap_or(""),
+            )
+            .unwrap_or_default();
+            return Ok((Runnable::Script { args, stdin }, None));
+        }
+    };
+    let compiled = match sandbox.compile(dialect, &request.code).await {
+        Ok(compiled) => compiled,
+        Err(error) => return Err(sandbox_error(error.to_string(), BTreeMap::new())),
+    };
+    match compiled {
+        Ok(program) => {
+            let result = CommandRunResult {
+                status: CommandRunStatus::Finished,
+                execution_time: Some(program.elapsed.as_secs_f64()),
+                return_code: Some(0),
+                stdout: Some(String::new()),
+                stderr: Some(program.diagnostics.clone()),
+            };
+            Ok((Runnable::Compiled { program, stdin }, Some(result)))
+        }
+        Err(rejected) => {
+            let status = match rejected.reason {
+                "cpu_limit" => CommandRunStatus::TimeLimitExceeded,
+                "errors" => CommandRunStatus::Finished,
+                _ => CommandRunStatus::Error,
+            };
+            Err(RunCodeResponse {
+                status: RunStatus::Failed,
+                message: format!("the program does not compile ({})", rejected.reason),
+                compile_result: Some(CommandRunResult {
+                    status,
+                    execution_time: Some(rejected.elapsed.as_secs_f64()),
+                    return_code: Some(1),
+                    stdout: Some(String::new()),
+                    stderr: Some(rejected.diagnostics),
+                }),
+                run_result: None,
+                files: BTreeMap::new(),
+            })
+        }
+    }
+}
+
 /// Runs the program (in a fresh directory when files go in or come out) and answers as
 /// SandboxFusion does.
 async fn run(
-    sandbox: &Sandbox,
+    sandbox: &Arc<Sandbox>,
     request: &RunCodeRequest,
     plan: &Plan,
 ) -> Result<RunCodeResponse, ApiError> {
-    let (args, stdin) = crate::judges::script_invocation(
-        plan.language,
-        &request.code,
-        request.stdin.as_deref().unwrap_or(""),
-    );
+    let (runnable, compile_result) = match prepare(sandbox, request, plan).await {
+        Ok(prepared) => prepared,
+        Err(answer) => return Ok(answer),
+    };
     if plan.files.is_empty() && plan.fetch.is_empty() {
-        let ran = sandbox
-            .run(plan.language, &args, stdin, plan.limits.clone())
-            .await;
-        return Ok(answer(ran, BTreeMap::new()));
+        let ran = match runnable {
+            Runnable::Script { args, stdin } => {
+                sandbox
+                    .run(plan.language, &args, stdin, plan.limits.clone())
+                    .await
+            }
+            Runnable::Compiled { program, stdin } => {
+                sandbox
+                    .run_program(&program, stdin, plan.limits.clone())
+                    .await
+            }
+        };
+        return Ok(answer(ran, compile_result, BTreeMap::new()));
     }
     let dir = work_directory()
         .map_err(|e| ApiError::internal(format!("cannot make a work directory: {e}")))?;
@@ -218,11 +304,20 @@ async fn run(
         host: dir.path().to_path_buf(),
         quota_bytes: plan.limits.output_bytes as u64,
     };
-    let ran = sandbox
-        .run_in_dir(plan.language, &args, stdin, plan.limits.clone(), workdir)
-        .await;
+    let ran = match runnable {
+        Runnable::Script { args, stdin } => {
+            sandbox
+                .run_in_dir(plan.language, &args, stdin, plan.limits.clone(), workdir)
+                .await
+        }
+        Runnable::Compiled { program, stdin } => {
+            sandbox
+                .run_program_in_dir(&program, stdin, plan.limits.clone(), workdir)
+                .await
+        }
+    };
     let fetched = fetch_files(dir.path(), &plan.fetch, plan.limits.output_bytes);
-    Ok(answer(ran, fetched))
+    Ok(answer(ran, compile_result, fetched))
 }
 
 /// A fresh directory, in memory (`/dev/shm`) where the host has one.
@@ -284,6 +379,7 @@ fn fetch_files(
 /// SandboxFusion's answer for a run.
 fn answer(
     ran: Result<RunOutput, SandboxError>,
+    compile_result: Option<CommandRunResult>,
     files: BTreeMap<String, String>,
 ) -> RunCodeResponse {
     let output = match ran {
@@ -331,7 +427,7 @@ fn answer(
             RunStatus::Failed
         },
         message,
-        compile_result: None,
+        compile_result,
         run_result: Some(CommandRunResult {
             status,
             execution_time: Some(output.elapsed.as_secs_f64()),
@@ -385,24 +481,25 @@ mod tests {
             elapsed: Duration::from_millis(5),
             fuel_used: 0,
         };
-        let ok = answer(Ok(out(Exit::Code(0))), BTreeMap::new());
+        let ok = answer(Ok(out(Exit::Code(0))), None, BTreeMap::new());
         assert_eq!(ok.status, RunStatus::Success);
         assert_eq!(ok.run_result.unwrap().stdout.as_deref(), Some("x"));
-        let failed = answer(Ok(out(Exit::Code(3))), BTreeMap::new());
+        let failed = answer(Ok(out(Exit::Code(3))), None, BTreeMap::new());
         assert_eq!(failed.status, RunStatus::Failed);
         assert_eq!(failed.run_result.unwrap().return_code, Some(3));
-        let slow = answer(Ok(out(Exit::Timeout)), BTreeMap::new());
+        let slow = answer(Ok(out(Exit::Timeout)), None, BTreeMap::new());
         assert_eq!(slow.status, RunStatus::Failed);
         assert_eq!(
             slow.run_result.unwrap().status,
             CommandRunStatus::TimeLimitExceeded
         );
         assert_eq!(
-            answer(Ok(out(Exit::WallClock)), BTreeMap::new()).status,
+            answer(Ok(out(Exit::WallClock)), None, BTreeMap::new()).status,
             RunStatus::SandboxError
         );
         let missing = answer(
             Err(SandboxError::RuntimeMissing("no qjs".into())),
+            None,
             BTreeMap::new(),
         );
         assert_eq!(missing.status, RunStatus::SandboxError);

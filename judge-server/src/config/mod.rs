@@ -204,6 +204,16 @@ pub struct SandboxConfig {
     /// background at first start and cached in `compiled_cache_dir`; runs use the plain
     /// start-up until it is ready). `false`: every run starts CPython from `_start`.
     pub python_snapshot: bool,
+    /// The C/C++ compiler (`sandbox/compiler`): a name on the `PATH` or a path to Debian's
+    /// clang-19 with its wasm32-wasi parts (`scripts/install-cpp-toolchain.sh`). Empty: C and
+    /// C++ are off.
+    pub clang: PathBuf,
+    /// CPU time one compile may use; past it the program fails to compile (`cpu_limit`).
+    pub compile_timeout_ms: u64,
+    /// Address space one compile may use (`memory_limit` past it).
+    pub compile_memory_mb: usize,
+    /// Compiles running at once (default: the number of cores); others wait their turn.
+    pub max_concurrent_compiles: usize,
 }
 
 impl Default for SandboxConfig {
@@ -219,6 +229,10 @@ impl Default for SandboxConfig {
             max_output_bytes: 16 * 1024 * 1024,
             max_loaded_plugins: 256,
             python_snapshot: true,
+            clang: PathBuf::from("clang-19"),
+            compile_timeout_ms: 20_000,
+            compile_memory_mb: 2048,
+            max_concurrent_compiles: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

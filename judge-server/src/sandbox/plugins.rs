@@ -32,6 +32,9 @@ pub type PluginSource = Arc<
 pub struct InvalidPlugin(pub String);
 
 pub struct Plugins {
+    /// What the table holds, in messages and guest names: `plugin` (judge plugins) or
+    /// `program` (compiled C/C++ programs: the same checks apply).
+    what: &'static str,
     engine: Engine,
     cache: DiskCache,
     max_memory_bytes: usize,
@@ -81,12 +84,14 @@ impl<T: Clone> Recent<T> {
 
 impl Plugins {
     pub fn new(
+        what: &'static str,
         engine: Engine,
         cache: DiskCache,
         max_memory_bytes: usize,
         max_loaded: usize,
     ) -> Plugins {
         Plugins {
+            what,
             engine,
             cache,
             max_memory_bytes,
@@ -101,7 +106,7 @@ impl Plugins {
     }
 
     /// Validates and compiles `wasm` (CPU-heavy: call it off the async executor).
-    fn compile(&self, wasm: &[u8]) -> Result<Arc<Guest>, InvalidPlugin> {
+    pub(super) fn compile(&self, wasm: &[u8]) -> Result<Arc<Guest>, InvalidPlugin> {
         let sha256 = hex::encode(Sha256::digest(wasm));
         if let Some(guest) = self.cached(&sha256) {
             return Ok(guest);
@@ -116,9 +121,10 @@ impl Plugins {
         for import in loaded.module.imports() {
             if import.module() != "wasi_snapshot_preview1" {
                 return Err(InvalidPlugin(format!(
-                    "the module imports {}::{}; a plugin may import only wasi_snapshot_preview1",
+                    "the module imports {}::{}; a {} may import only wasi_snapshot_preview1",
                     import.module(),
-                    import.name()
+                    import.name(),
+                    self.what
                 )));
             }
         }
@@ -126,31 +132,32 @@ impl Plugins {
         let initial_memory = needs.max_initial_memory_size.unwrap_or(0) * 65536;
         if needs.num_memories > 1 || initial_memory > self.max_memory_bytes as u64 {
             return Err(InvalidPlugin(format!(
-                "the module needs {} memories and {} MiB of initial memory; a plugin gets one memory \
+                "the module needs {} memories and {} MiB of initial memory; a {} gets one memory \
                  of at most {} MiB (sandbox.max_memory_mb)",
                 needs.num_memories,
                 initial_memory >> 20,
+                self.what,
                 self.max_memory_bytes >> 20
             )));
         }
         let initial_table = needs.max_initial_table_size.unwrap_or(0);
         if needs.num_tables > 4 || initial_table > TABLE_ELEMENTS as u64 {
             return Err(InvalidPlugin(format!(
-                "the module needs {} tables of up to {initial_table} elements; a plugin gets at \
+                "the module needs {} tables of up to {initial_table} elements; a {} gets at \
                  most 4 tables of {TABLE_ELEMENTS} elements",
-                needs.num_tables
+                needs.num_tables, self.what
             )));
         }
         match loaded.module.get_export("_start") {
             Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0 => {}
             _ => {
-                return Err(InvalidPlugin(
-                    "the module has no `_start: () -> ()` export (plugins are WASI commands)"
-                        .into(),
-                ));
+                return Err(InvalidPlugin(format!(
+                    "the module has no `_start: () -> ()` export (a {} is a WASI command)",
+                    self.what
+                )));
             }
         }
-        let guest = Guest::new(&self.engine, "plugin", &loaded.module, sha256.clone())
+        let guest = Guest::new(&self.engine, self.what, &loaded.module, sha256.clone())
             .map_err(InvalidPlugin)?;
         let guest = Arc::new(guest);
         if let Ok(mut loaded) = self.loaded.lock() {

@@ -202,8 +202,9 @@ fn python_programs(
     };
     // The solution's replies start with this on a line of their own: stray output it writes to
     // its raw stdout is skipped (it knows the prefix; that only lets it choose its answers,
-    // which it does anyway).
-    let prefix = format!("\u{1e}{nonce}R ");
+    // which it does anyway). The prefix is a nonce of its own: the report's nonce appears
+    // nowhere in the solution's instance.
+    let prefix = format!("\u{1e}{}R ", super::nonce());
     let solution_program = format!(
         "{}._moj_serve({}, {}, {})\n",
         harness_module("_moj_solution_side", SOLUTION_SIDE),

@@ -244,6 +244,12 @@ const tame = (proto, key, made) => {
 // theirs, and the prototypes only instances lead to (iterators, generators, typed arrays). The
 // solution's own globals are still added; CommonJS `module` and `exports` stay writable.
 const harden = () => {
+  // QuickJS-ng's V8-style stack API: a setter for `Error.prepareStackTrace` survives freezing,
+  // and with it `new Error().stack` hands out every frame's function, the tests' own source
+  // included. Both become plain read-only values before anything is frozen.
+  const stackLimit = Err.stackTraceLimit;
+  try { defineProperty(Err, "prepareStackTrace", { value: undefined, writable: false, configurable: false }); } catch (e) {}
+  try { defineProperty(Err, "stackTraceLimit", { value: stackLimit, writable: false, configurable: false }); } catch (e) {}
   const roots = [], prototypes = [], made = [];
   const isObject = (v) => (typeof v === "object" && v !== null) || typeof v === "function";
   const ownKeys = (v) => apply(concat, getOwnPropertyNames(v), [getOwnPropertySymbols(v)]);
@@ -290,6 +296,27 @@ try {
 } catch (error) {
   report("L:" + hex(describe(error)));
 }
+// HumanEval's prompt (trusted, like the setup): its helpers (`poly` next to `findZero`) are
+// what the tests call, whatever the solution defines under those names; only the entry point
+// is the solution's. The prompt usually ends inside the entry point's unfinished body, so it
+// is evaluated as it is, else closed with a brace; a prompt that does neither is skipped.
+const helperNames = [], helperValues = [];
+const declared = /^[ \t]*(?:export\s+)?(?:async\s+)?(?:function\s*\*?\s*([A-Za-z_$][\w$]*)|(?:const|let|var|class)\s+([A-Za-z_$][\w$]*))/gm;
+for (let m = declared.exec(data.prelude); m !== null; m = declared.exec(data.prelude)) {
+  const name = m[1] || m[2];
+  if (data.entryPoints.indexOf(name) < 0 && helperNames.indexOf(name) < 0) helperNames[helperNames.length] = name;
+}
+if (helperNames.length > 0) {
+  const bodies = [data.prelude, data.prelude + "\n}"];
+  for (let i = 0; i < bodies.length; i++) {
+    try {
+      const values = apply(Fn(bodies[i] + "\nreturn [" + helperNames.join(", ") + "];"), undefined, []);
+      for (let j = 0; j < values.length; j++) helperValues[j] = values[j];
+      break;
+    } catch (e) {}
+  }
+  if (helperValues.length === 0) helperNames.length = 0;
+}
 harden();
 try {
   evalScript(data.solution);
@@ -300,7 +327,11 @@ let outcomes = "";
 const record = (code) => { outcomes += (outcomes === "" ? "" : ",") + code; };
 const failed = (error) => record(error === lastAssertion && error !== null ? "A" + hex(error.message) : "E" + hex(describe(error)));
 for (let i = 0; i < data.tests.length; i++) {
-  try { apply(Fn(data.tests[i]), undefined, []); record("P"); } catch (error) { failed(error); }
+  try {
+    const test = apply(Fn, undefined, apply(concat, helperNames, [[data.tests[i]]]));
+    apply(test, undefined, helperValues);
+    record("P");
+  } catch (error) { failed(error); }
 }
 if (data.calls !== null) {
   const name = data.calls[0], cases = data.calls[1];
@@ -333,8 +364,19 @@ impl Harness for JavaScript {
         nonce: &str,
         _relative_tolerance: f64,
     ) -> Option<TestRun> {
-        let (setup, tests, calls) = match spec {
-            TestSpec::Asserts { setup, tests, .. } => (setup.as_str(), tests.clone(), Value::Null),
+        let (setup, prelude, entry_points, tests, calls) = match spec {
+            TestSpec::Asserts {
+                setup,
+                prelude,
+                entry_points,
+                tests,
+            } => (
+                setup.as_str(),
+                prelude.as_str(),
+                entry_points.clone(),
+                tests.clone(),
+                Value::Null,
+            ),
             TestSpec::Calls {
                 function, cases, ..
             } => {
@@ -342,11 +384,14 @@ impl Harness for JavaScript {
                     .iter()
                     .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
                     .collect();
-                ("", Vec::new(), json!([function, cases]))
+                ("", "", Vec::new(), Vec::new(), json!([function, cases]))
             }
             TestSpec::Stdio { .. } => return None,
         };
-        let data = json!({"mode": "tests", "setup": setup, "solution": solution, "tests": tests, "calls": calls});
+        let data = json!({
+            "mode": "tests", "setup": setup, "prelude": prelude, "entryPoints": entry_points,
+            "solution": solution, "tests": tests, "calls": calls,
+        });
         Some(TestRun::Single(Invocation {
             args: program(&data),
             stdin: format!("{nonce}\n").into_bytes(),

@@ -1,15 +1,18 @@
 //! `code`: runs the program in the response against the item's tests inside the WebAssembly
-//! sandbox (CPython 3.12 or QuickJS-ng for WASI). Passes only if every test passes.
+//! sandbox (CPython 3.12 or QuickJS-ng for WASI; C and C++ compiled to WebAssembly). Passes
+//! only if every test passes.
 //!
 //! The language is `metadata.language` when the item names one (`"python"`, `"javascript"` or
-//! `"js"`, `"python3.15"` for the opt-in CPython 3.15 with numpy/pandas/scipy/scikit-learn), else
-//! the config's `language` (default `"python"`). Each language is a `Harness`
-//! (`harness.rs`: Python; `javascript.rs`: JavaScript).
+//! `"js"`, `"python3.15"` for the opt-in CPython 3.15 with numpy/pandas/scipy/scikit-learn,
+//! `"c"`, `"cpp"` or `"c++"`), else the config's `language` (default `"python"`). Each
+//! interpreted language is a `Harness` (`harness.rs`: Python; `javascript.rs`: JavaScript); C
+//! and C++ are compiled (`sandbox/compiler`) and judged on stdin/stdout tests (`stdio.rs`).
 //!
 //! Config (all optional):
 //! ```json
 //! {"language": "python", "extract": "last_fence_or_whole", "timeout_ms": 60000, "memory_mb": 256,
-//!  "output_bytes": 1048576, "relative_tolerance": 1e-5, "case_insensitive": false}
+//!  "output_bytes": 1048576, "relative_tolerance": 1e-5, "case_insensitive": false,
+//!  "cpp_std": "gnu++17", "c_std": "gnu17"}
 //! ```
 //! Tests come from metadata (see `spec.rs`: HumanEval, MBPP, `unit_tests`, APPS, `stdio`).
 //! Details: per-test outcomes, the exit reason (`ok`, `assertion`, `exception`, `timeout`,
@@ -20,6 +23,7 @@ mod harness;
 mod javascript;
 mod outcome;
 mod spec;
+mod stdio;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +38,11 @@ use super::sandboxed::{check_limits, judge_each};
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
-use crate::sandbox::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError};
+use crate::sandbox::compiler::{CStandard, CppStandard, Dialect, Rejected};
+use crate::sandbox::{CompiledProgram, Language, RunLimits, RunOutput, Sandbox, SandboxError};
 use harness::{Harness, Invocation, TestRun};
-use moj_code::{Comparison, Extraction, outputs_match};
-use outcome::{TestsRan, describe_abnormal, exit_reason, last_line, tail, wall_clock_error};
+use moj_code::{Comparison, Extraction};
+use outcome::TestsRan;
 use spec::TestSpec;
 
 pub const KIND: KindSpec = KindSpec {
@@ -47,12 +52,22 @@ pub const KIND: KindSpec = KindSpec {
     build,
 };
 
-/// The harness that runs tests in `language`.
-fn harness_for(language: Language) -> &'static dyn Harness {
+/// The harness that runs tests in an interpreted `language` (`None`: C and C++ are compiled).
+fn harness_for(language: Language) -> Option<&'static dyn Harness> {
     match language {
-        Language::Python => &harness::PYTHON,
-        Language::JavaScript => &javascript::JAVASCRIPT,
-        Language::Python315 => &harness::PYTHON_315,
+        Language::Python => Some(&harness::PYTHON),
+        Language::JavaScript => Some(&javascript::JAVASCRIPT),
+        Language::Python315 => Some(&harness::PYTHON_315),
+        Language::C | Language::Cpp => None,
+    }
+}
+
+/// Fence tags that mark a block in `language`.
+fn fence_tags(language: Language) -> &'static [&'static str] {
+    match harness_for(language) {
+        Some(harness) => harness.fence_tags(),
+        None if language == Language::C => &["c"],
+        None => &["cpp", "c++", "cc", "cxx"],
     }
 }
 
@@ -81,9 +96,14 @@ fn completion_prefix(
 
 /// The arguments and stdin that run `program` as a script reading `input` in `language`: what
 /// a stdio test runs, and what `POST /run_code` runs.
-pub fn script_invocation(language: Language, program: &str, input: &str) -> (Vec<String>, Vec<u8>) {
-    let Invocation { args, stdin } = harness_for(language).stdio(program, input);
-    (args, stdin)
+/// `None` for compiled languages (C, C++), which run as their own modules.
+pub fn script_invocation(
+    language: Language,
+    program: &str,
+    input: &str,
+) -> Option<(Vec<String>, Vec<u8>)> {
+    let Invocation { args, stdin } = harness_for(language)?.stdio(program, input);
+    Some((args, stdin))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +123,11 @@ struct CodeConfig {
     relative_tolerance: f64,
     #[serde(default)]
     case_insensitive: bool,
+    /// The C++ standard (`-std=`), and C's.
+    #[serde(default)]
+    cpp_std: CppStandard,
+    #[serde(default)]
+    c_std: CStandard,
 }
 
 /// The CPython WASI build runs about 6-9x slower than native CPython (it is compiled with
@@ -218,6 +243,13 @@ pub(super) fn nonce() -> String {
     format!("MOJ-{}", &hex::encode(hasher.finalize())[..32])
 }
 
+/// An item checked: its language, tests, checker, and the program to run.
+struct Prepared {
+    language: Language,
+    spec: TestSpec,
+    checker: Option<stdio::Checker>,
+}
+
 impl CodeJudge {
     fn limits(&self) -> RunLimits {
         RunLimits {
@@ -249,39 +281,147 @@ impl CodeJudge {
             None | Some(Value::Null) => Ok(self.config.language),
             Some(value) => serde_json::from_value(value.clone()).map_err(|_| InputError {
                 field: "metadata.language".into(),
-                message: "must be \"python\", \"javascript\" (or \"js\") or \"python3.15\"".into(),
+                message: "must be \"python\", \"javascript\" (or \"js\"), \"python3.15\", \"c\" \
+                          or \"cpp\" (or \"c++\")"
+                    .into(),
             }),
         }
     }
 
-    async fn judge_item(&self, sandbox: &Sandbox, item: &Item) -> Judgement {
-        let checked = self
-            .language(item)
-            .and_then(|language| Ok((language, spec::from_metadata(&item.metadata)?)));
-        let (language, spec) = match checked {
-            Ok(checked) => checked,
-            Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
-        };
-        let harness = harness_for(language);
-        if let Err(message) = sandbox.availability(harness.language()) {
-            return Judgement::error(message);
+    /// What `judge_item` needs from the item's metadata; malformed metadata is an input error
+    /// naming the field (a 422 from `check_item`).
+    fn prepare(&self, item: &Item) -> Result<Prepared, InputError> {
+        let language = self.language(item)?;
+        let spec = spec::from_metadata(&item.metadata)?;
+        let checker = stdio::checker(&item.metadata)?;
+        let stdio = matches!(spec, TestSpec::Stdio { .. });
+        if language.is_compiled() && !stdio {
+            return Err(InputError {
+                field: "metadata".into(),
+                message: "C and C++ items are judged on stdin/stdout tests: give `stdio` or APPS \
+                          `input_output` without `fn_name`"
+                    .into(),
+            });
         }
-        let program = match completion_prefix(&item.metadata) {
-            Ok(Some(prefix)) => format!("{prefix}{}", item.response),
+        if checker.is_some() && !stdio {
+            return Err(InputError {
+                field: "metadata.checker".into(),
+                message: "a checker judges stdin/stdout tests (`stdio`, or APPS `input_output` \
+                          without `fn_name`)"
+                    .into(),
+            });
+        }
+        Ok(Prepared {
+            language,
+            spec,
+            checker,
+        })
+    }
+
+    /// The program to run: the completion after the prompt, or the response's fenced block.
+    fn program(&self, item: &Item, language: Language) -> Result<String, Box<Judgement>> {
+        match completion_prefix(&item.metadata) {
+            Ok(Some(prefix)) => Ok(format!("{prefix}{}", item.response)),
             Ok(None) => {
-                match moj_code::extract(&item.response, harness.fence_tags(), self.config.extract) {
-                    Some(solution) => solution.to_owned(),
-                    None => {
-                        return Judgement::fail("no fenced code block in the response")
-                            .with_details(json!({"exit": "no_program"}));
-                    }
+                match moj_code::extract(&item.response, fence_tags(language), self.config.extract) {
+                    Some(solution) => Ok(solution.to_owned()),
+                    None => Err(Box::new(
+                        Judgement::fail("no fenced code block in the response")
+                            .with_details(json!({"exit": "no_program"})),
+                    )),
                 }
             }
+            Err(error) => Err(Box::new(Judgement::error(format!(
+                "{}: {}",
+                error.field, error.message
+            )))),
+        }
+    }
+
+    async fn judge_item(&self, sandbox: &Arc<Sandbox>, item: &Item) -> Judgement {
+        let prepared = match self.prepare(item) {
+            Ok(prepared) => prepared,
             Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
         };
-        match &spec {
-            TestSpec::Stdio { cases } => self.judge_stdio(sandbox, harness, &program, cases).await,
-            _ => self.judge_asserts(sandbox, harness, &program, &spec).await,
+        if let Err(message) = sandbox.availability(prepared.language) {
+            return Judgement::error(message);
+        }
+        let program = match self.program(item, prepared.language) {
+            Ok(program) => program,
+            Err(judgement) => return *judgement,
+        };
+        let runner = match harness_for(prepared.language) {
+            Some(harness) => match &prepared.spec {
+                TestSpec::Stdio { .. } => stdio::Runner::Script {
+                    harness,
+                    program: &program,
+                },
+                spec => return self.judge_asserts(sandbox, harness, &program, spec).await,
+            },
+            None => match self.compile(sandbox, prepared.language, &program).await {
+                Ok(program) => stdio::Runner::Compiled(program),
+                Err(judgement) => return *judgement,
+            },
+        };
+        let TestSpec::Stdio { cases } = &prepared.spec else {
+            return Judgement::error("internal: a compiled language without stdio tests");
+        };
+        let judging = match &prepared.checker {
+            None => stdio::Judging::Compare(Comparison {
+                relative_tolerance: self.config.relative_tolerance,
+                case_insensitive: self.config.case_insensitive,
+            }),
+            Some(checker) => match self.checker_runner(sandbox, checker).await {
+                Ok(runner) => stdio::Judging::Checker(runner),
+                Err(judgement) => return *judgement,
+            },
+        };
+        stdio::judge_stdio(sandbox, &runner, cases, &self.limits(), &judging).await
+    }
+
+    /// `program` compiled; a program that does not compile fails with the compiler's
+    /// diagnostics.
+    async fn compile(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        language: Language,
+        program: &str,
+    ) -> Result<CompiledProgram, Box<Judgement>> {
+        let dialect = match language {
+            Language::C => Dialect::C(self.config.c_std),
+            _ => Dialect::Cpp(self.config.cpp_std),
+        };
+        match sandbox.compile(dialect, program).await {
+            Ok(Ok(program)) => Ok(program),
+            Ok(Err(rejected)) => Err(Box::new(compile_failure(&rejected))),
+            Err(error) => Err(Box::new(Judgement::error(error.to_string()))),
+        }
+    }
+
+    /// The item's checker, ready to run (compiled if it is C or C++). A checker that does not
+    /// compile or cannot run makes the item an `error`: the item is broken, not the program.
+    async fn checker_runner<'a>(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        checker: &'a stdio::Checker,
+    ) -> Result<stdio::Runner<'a>, Box<Judgement>> {
+        if let Err(message) = sandbox.availability(checker.language) {
+            return Err(Box::new(Judgement::error(format!(
+                "the item's checker: {message}"
+            ))));
+        }
+        match harness_for(checker.language) {
+            Some(harness) => Ok(stdio::Runner::Script {
+                harness,
+                program: &checker.code,
+            }),
+            None => match self.compile(sandbox, checker.language, &checker.code).await {
+                Ok(program) => Ok(stdio::Runner::Compiled(program)),
+                Err(failure) => Err(Box::new(Judgement::error(format!(
+                    "the item's checker does not compile: {}",
+                    failure.reason
+                )))),
+            },
         }
     }
 
@@ -327,77 +467,30 @@ impl CodeJudge {
             Err(error) => Judgement::error(error.to_string()),
         }
     }
+}
 
-    async fn judge_stdio(
-        &self,
-        sandbox: &Sandbox,
-        harness: &dyn Harness,
-        solution: &str,
-        cases: &[(String, String)],
-    ) -> Judgement {
-        let comparison = Comparison {
-            relative_tolerance: self.config.relative_tolerance,
-            case_insensitive: self.config.case_insensitive,
-        };
-        let mut outcomes = Vec::with_capacity(cases.len());
-        let mut first_failure: Option<String> = None;
-        let mut passed = 0;
-        for (index, (input, expected)) in cases.iter().enumerate() {
-            let output = match self
-                .run(sandbox, harness, harness.stdio(solution, input))
-                .await
-            {
-                Ok(output) => output,
-                Err(error) => return Judgement::error(error.to_string()),
-            };
-            if output.exit == Exit::WallClock {
-                return wall_clock_error(&output);
-            }
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let verdict = match &output.exit {
-                Exit::Code(0) => outputs_match(&stdout, expected, comparison)
-                    .map_err(|diff| ("wrong_answer", diff)),
-                Exit::Code(code) => Err((
-                    exit_reason(&output, harness),
-                    format!("exited with code {code}: {}", last_line(&output.stderr)),
-                )),
-                exit => Err((
-                    exit_reason(&output, harness),
-                    describe_abnormal(exit, &output),
-                )),
-            };
-            match verdict {
-                Ok(()) => {
-                    passed += 1;
-                    outcomes.push(
-                        json!({"outcome": "pass", "millis": output.elapsed.as_millis() as u64}),
-                    );
-                }
-                Err((reason, message)) => {
-                    first_failure.get_or_insert_with(|| format!("case {index}: {message}"));
-                    outcomes.push(json!({
-                        "outcome": reason, "message": message, "millis": output.elapsed.as_millis() as u64,
-                        "stdout_tail": tail(&output.stdout), "stderr_tail": tail(&output.stderr),
-                    }));
-                }
-            }
-        }
-        let score = passed as f64 / cases.len() as f64;
-        let details = json!({"tests": outcomes, "exit": if first_failure.is_none() { "ok" } else { "wrong_answer" }});
-        match first_failure {
-            None => Judgement::pass(format!(
-                "all {} case(s) produced the expected output",
-                cases.len()
-            )),
-            Some(message) => Judgement::fail(format!(
-                "{} of {} case(s) failed; first: {message}",
-                cases.len() - passed,
-                cases.len()
-            )),
-        }
-        .with_score(score)
-        .with_details(details)
-    }
+/// The verdict of a program that does not compile: `fail`, with the diagnostics (clipped) in
+/// the details, so a model sees why.
+fn compile_failure(rejected: &Rejected) -> Judgement {
+    let first_error = rejected
+        .diagnostics
+        .lines()
+        .find(|line| line.contains("error"))
+        .unwrap_or_else(|| rejected.diagnostics.lines().next().unwrap_or(""));
+    let reason = match rejected.reason {
+        "errors" => format!("the program does not compile: {first_error}"),
+        "cpu_limit" => "compiling the program took more than its CPU limit".to_owned(),
+        "memory_limit" => "compiling the program took more than its memory limit".to_owned(),
+        "output_limit" => "compiling the program wrote more than the file size limit".to_owned(),
+        "too_large" => rejected.diagnostics.clone(),
+        other => format!("the compiler ended abnormally ({other}): {first_error}"),
+    };
+    Judgement::fail(reason).with_score(0.0).with_details(json!({
+        "exit": "compile_error",
+        "compile": rejected.reason,
+        "millis": rejected.elapsed.as_millis() as u64,
+        "compiler_output": outcome::tail(rejected.diagnostics.as_bytes()),
+    }))
 }
 
 #[async_trait]
@@ -407,9 +500,8 @@ impl Judge for CodeJudge {
     }
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        self.language(item)?;
         completion_prefix(&item.metadata)?;
-        spec::from_metadata(&item.metadata).map(drop)
+        self.prepare(item).map(drop)
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {

@@ -17,7 +17,10 @@ pub(super) fn tail(bytes: &[u8]) -> String {
 }
 
 /// Exit reasons named in the details.
-pub(super) fn exit_reason(output: &RunOutput, harness: &dyn Harness) -> &'static str {
+pub(super) fn exit_reason(
+    output: &RunOutput,
+    is_memory_error: impl Fn(&str) -> bool,
+) -> &'static str {
     match &output.exit {
         Exit::Timeout => "timeout",
         Exit::WallClock => "wall_clock",
@@ -26,7 +29,7 @@ pub(super) fn exit_reason(output: &RunOutput, harness: &dyn Harness) -> &'static
         Exit::Trap(_) => "crash",
         Exit::Code(code)
             if output.memory_denied
-                && (harness.is_memory_error(&String::from_utf8_lossy(&output.stderr))
+                && (is_memory_error(&String::from_utf8_lossy(&output.stderr))
                     || (*code != 0 && output.stderr.is_empty())) =>
         {
             "memory"
@@ -117,7 +120,7 @@ pub(super) fn assert_verdict(harness: &dyn Harness, ran: TestsRan) -> Judgement 
         return wall_clock_error(&output);
     }
     let mut details = json!({
-        "exit": exit_reason(&output, harness),
+        "exit": exit_reason(&output, |m| harness.is_memory_error(m)),
         "millis": output.elapsed.as_millis() as u64,
         "stdout_tail": tail(program_output.as_bytes()),
         "stderr_tail": tail(&output.stderr),

@@ -398,7 +398,10 @@ def _same(got, want, tolerance):
         return (type(got) is list and len(got) == len(want)
                 and all(_same(g, w, tolerance) for g, w in zip(got, want)))
     if type(want) is dict:
+        # JSON keys are strings: the result's keys as strings must be exactly the expected
+        # ones, one to one ({1: 5, "1": 5} must not answer {"1": 5, "2": 7}).
         return (type(got) is dict and len(got) == len(want)
+                and len({str(k) for k in got}) == len(got)
                 and all(str(k) in want for k in got)
                 and all(_same(v, want[str(k)], tolerance) for k, v in got.items()))
     return False
@@ -433,6 +436,20 @@ def _outcome(link, test):
     return outcome
 
 
+_CONVENTIONAL_ALIASES = {
+    ("np", "numpy"), ("pd", "pandas"), ("sp", "scipy"), ("plt", "matplotlib.pyplot"),
+    ("it", "itertools"), ("ft", "functools"), ("op", "operator"), ("dt", "datetime"),
+    ("coll", "collections"), ("hq", "heapq"), ("bs", "bisect"),
+}
+
+
+def _module_alias(name, module):
+    """Whether `name` may stand for `module` in the tests: its own name, its last dotted part
+    (`import os.path`), or a conventional alias (`np` for numpy)."""
+    return (name == module or name == module.split(".")[0] or name == module.rsplit(".", 1)[-1]
+            or (name, module) in _CONVENTIONAL_ALIASES)
+
+
 def _namespace(link, first, setup, prelude, must_proxy):
     """The tests' namespace: setup, the trusted prelude, then proxies of the solution's names
     (and the driver's own copies of the modules it imported); an error message instead when the
@@ -465,9 +482,15 @@ def _namespace(link, first, setup, prelude, must_proxy):
         if taken and name not in must_proxy:
             continue
         if kind.startswith("module:"):
+            module = kind[len("module:"):]
+            # The solution does not choose what a name in the tests means: a module it
+            # imported is bound under the module's own name (or a conventional alias), never
+            # as `import numpy as math` would have it.
+            if not _module_alias(name, module):
+                continue
             try:
-                __import__(kind[len("module:"):])
-                namespace[name] = _moj_sys.modules[kind[len("module:"):]]
+                __import__(module)
+                namespace[name] = _moj_sys.modules[module]
             except BaseException:
                 pass
         else:
