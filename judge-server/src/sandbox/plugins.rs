@@ -158,7 +158,8 @@ impl Plugins {
             }
         }
         let guest = Guest::new(&self.engine, self.what, &loaded.module, sha256.clone())
-            .map_err(InvalidPlugin)?;
+            .map_err(InvalidPlugin)?
+            .compiled();
         let guest = Arc::new(guest);
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.insert(sha256, Arc::clone(&guest));

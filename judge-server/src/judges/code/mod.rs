@@ -366,6 +366,14 @@ impl CodeJudge {
         let TestSpec::Stdio { cases } = &prepared.spec else {
             return Judgement::error("internal: a compiled language without stdio tests");
         };
+        let compiled = match &runner {
+            stdio::Runner::Compiled(program) => Some(json!({
+                "cached": program.cached,
+                "millis": program.elapsed.as_millis() as u64,
+                "warnings": outcome::tail(program.diagnostics.as_bytes()),
+            })),
+            stdio::Runner::Script { .. } => None,
+        };
         let judging = match &prepared.checker {
             None => stdio::Judging::Compare(Comparison {
                 relative_tolerance: self.config.relative_tolerance,
@@ -376,7 +384,13 @@ impl CodeJudge {
                 Err(judgement) => return *judgement,
             },
         };
-        stdio::judge_stdio(sandbox, &runner, cases, &self.limits(), &judging).await
+        let mut judgement =
+            stdio::judge_stdio(sandbox, &runner, cases, &self.limits(), &judging).await;
+        if let (Some(compiled), Some(Value::Object(details))) = (compiled, &mut judgement.details)
+        {
+            details.insert("compile".to_owned(), compiled);
+        }
+        judgement
     }
 
     /// `program` compiled; a program that does not compile fails with the compiler's

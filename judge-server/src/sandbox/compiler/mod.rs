@@ -33,7 +33,7 @@ pub use jail::Ended;
 /// Shipped as `<bits/stdc++.h>`.
 const BITS_STDCXX: &str = include_str!("stdc++.h");
 /// Bumped whenever the flags below change (part of every cache key and fingerprint).
-const RECIPE: &str = "moj-cc-1: -O2 -fno-exceptions --stack-first stack-size=8MiB strip-all";
+const RECIPE: &str = "moj-cc-2: -O2 -fno-exceptions --stack-first stack-size=8MiB strip-all";
 /// Source texts longer than this are refused before the compiler sees them.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Diagnostics kept from a compile.
@@ -424,6 +424,8 @@ impl Compiler {
             "-O2".to_owned(),
             dialect.std_flag(),
             "-fno-color-diagnostics".to_owned(),
+            // A crashing compiler would try to write a reproducer: not in the jail.
+            "-fno-crash-diagnostics".to_owned(),
             "-fmessage-length=0".to_owned(),
         ];
         if let Dialect::Cpp(_) = dialect {
@@ -488,9 +490,13 @@ impl Compiler {
             }
             Ended::Signalled(libc::SIGXCPU | libc::SIGKILL) => "cpu_limit",
             Ended::Signalled(libc::SIGXFSZ) => "output_limit",
-            Ended::Exited(_) | Ended::Signalled(_) if memory_exhausted(&diagnostics) => {
-                "memory_limit"
+            // The driver runs the compiler proper (and the linker) as child processes, each
+            // under the same limits, and reports how they ended.
+            _ if child_killed_by(&diagnostics, &["Killed", "CPU time limit exceeded"]) => {
+                "cpu_limit"
             }
+            _ if child_killed_by(&diagnostics, &["File size limit exceeded"]) => "output_limit",
+            _ if memory_exhausted(&diagnostics) => "memory_limit",
             Ended::Exited(_) => "errors",
             Ended::Signalled(_) => "crash",
         };
@@ -532,6 +538,15 @@ fn uses_bits_header(dialect: Dialect, source: &str) -> bool {
 fn clean_diagnostics(stderr: &[u8], work: &Path) -> String {
     let text = String::from_utf8_lossy(stderr);
     text.replace(&format!("{}/", work.display()), "")
+}
+
+/// Whether the driver says a child (the compiler proper, the linker) ended on one of `signals`
+/// (as strsignal names them).
+fn child_killed_by(diagnostics: &str, signals: &[&str]) -> bool {
+    diagnostics.lines().any(|line| {
+        line.starts_with("clang: error: unable to execute command:")
+            && signals.iter().any(|signal| line.ends_with(signal))
+    })
 }
 
 fn memory_exhausted(diagnostics: &str) -> bool {
