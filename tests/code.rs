@@ -3,8 +3,8 @@
 //! (1,587 programs with verdicts from native CPython), every test format, a hostile corpus,
 //! and reward-hack attempts.
 
-mod common;
 mod code_cpp;
+mod common;
 
 use std::collections::HashMap;
 

@@ -48,7 +48,10 @@ const PROBLEMS: &[Problem] = &[
         name: "sum of n numbers up to 1e9",
         cases: &[
             ("3\n1 2 3\n", "6\n"),
-            ("4\n1000000000 1000000000 1000000000 1000000000\n", "4000000000\n"),
+            (
+                "4\n1000000000 1000000000 1000000000 1000000000\n",
+                "4000000000\n",
+            ),
         ],
         solutions: &[
             (
@@ -175,7 +178,11 @@ async fn cpp_verdicts_agree_with_native_gpp() {
         for ((label, right, code), result) in problem.solutions.iter().zip(&answer.results) {
             index += 1;
             let native = native_verdict(native.path(), index, code, problem.cases);
-            assert_eq!(native, *right, "{}: {label}: the label is native g++'s", problem.name);
+            assert_eq!(
+                native, *right,
+                "{}: {label}: the label is native g++'s",
+                problem.name
+            );
             let want = if *right { Verdict::Pass } else { Verdict::Fail };
             assert_eq!(
                 result.verdict, want,
@@ -375,7 +382,11 @@ async fn cpp_runs_are_contained() {
     let server = start();
     let tests = metadata(json!({"stdio": [{"input": "5\n", "output": "5"}]}));
     let cases: &[(&str, &str, &str)] = &[
-        ("infinite loop", "int main(){ volatile int x = 0; while (true) x++; }", "timeout"),
+        (
+            "infinite loop",
+            "int main(){ volatile int x = 0; while (true) x++; }",
+            "timeout",
+        ),
         (
             "memory bomb",
             "#include <vector>\nint main(){ std::vector<std::vector<char>> v; while (true) v.emplace_back(1 << 20, 1); }",
@@ -436,17 +447,37 @@ async fn checkers_accept_any_right_output() {
     let input = "5 10\n1 9 3 7 5\n";
     let answer_file = "1 9\n";
     let solutions: &[(&str, &str, Verdict)] = &[
-        ("the answer's pair", "```python\nprint(1, 9)\n```", Verdict::Pass),
-        ("another right pair", "```python\nprint(7, 3)\n```", Verdict::Pass),
+        (
+            "the answer's pair",
+            "```python\nprint(1, 9)\n```",
+            Verdict::Pass,
+        ),
+        (
+            "another right pair",
+            "```python\nprint(7, 3)\n```",
+            Verdict::Pass,
+        ),
         ("a wrong pair", "```python\nprint(2, 8)\n```", Verdict::Fail),
-        ("the same number twice", "```python\nprint(5, 5)\n```", Verdict::Fail),
-        ("C++, another right pair", "```cpp\n#include <cstdio>\nint main(){ puts(\"3 7\"); }\n```", Verdict::Pass),
+        (
+            "the same number twice",
+            "```python\nprint(5, 5)\n```",
+            Verdict::Fail,
+        ),
+        (
+            "C++, another right pair",
+            "```cpp\n#include <cstdio>\nint main(){ puts(\"3 7\"); }\n```",
+            Verdict::Pass,
+        ),
     ];
     for (checker_language, checker) in [("python", python_checker), ("cpp", cpp_checker)] {
         let items: Vec<Item> = solutions
             .iter()
             .map(|(_, response, _)| {
-                let language = if response.starts_with("```cpp") { "cpp" } else { "python" };
+                let language = if response.starts_with("```cpp") {
+                    "cpp"
+                } else {
+                    "python"
+                };
                 Item::new("p", *response).with_metadata(metadata(json!({
                     "language": language,
                     "stdio": [{"input": input, "output": answer_file}],
@@ -488,7 +519,8 @@ async fn run_code_compiles_cpp_and_c() {
     assert_eq!(body["compile_result"]["status"], "Finished", "{body}");
     assert_eq!(body["compile_result"]["return_code"], 0, "{body}");
     assert_eq!(body["run_result"]["stdout"], "42\n", "{body}");
-    let (_, body) = run(json!({"language": "cpp", "code": "int main(){ return undeclared; }"})).await;
+    let (_, body) =
+        run(json!({"language": "cpp", "code": "int main(){ return undeclared; }"})).await;
     assert_eq!(body["status"], "Failed", "{body}");
     assert_eq!(body["run_result"], Value::Null, "{body}");
     assert_ne!(body["compile_result"]["return_code"], 0, "{body}");

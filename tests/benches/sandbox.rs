@@ -329,8 +329,8 @@ const CPP_PROGRAMS: &[(&str, &str)] = &[
         "#include <bits/stdc++.h>\nusing namespace std;\nint main(){ const int n=4000000; vector<unsigned> v(n); unsigned x=12345; for(auto&e:v){ x=x*1103515245u+12345u; e=x; } sort(v.begin(),v.end()); unsigned long long h=0; for(int i=0;i<n;i+=1000) h=h*31+v[i]; printf(\"%llu\\n\", h); }\n",
     ),
     (
-        "LCS dynamic programming 5000x5000",
-        "#include <cstdio>\n#include <vector>\n#include <string>\n#include <algorithm>\nint main(){ const int n=5000; std::string a(n,'a'), b(n,'a'); unsigned x=7; for(int i=0;i<n;i++){ x=x*1103515245u+12345u; a[i]='a'+(x>>16)%4; x=x*1103515245u+12345u; b[i]='a'+(x>>16)%4; } std::vector<int> p(n+1), q(n+1); for(int i=1;i<=n;i++){ for(int j=1;j<=n;j++) q[j]= a[i-1]==b[j-1] ? p[j-1]+1 : std::max(p[j], q[j-1]); std::swap(p,q); } printf(\"%d\\n\", p[n]); }\n",
+        "LCS dynamic programming 12000x12000",
+        "#include <cstdio>\n#include <vector>\n#include <string>\n#include <algorithm>\nint main(){ const int n=12000; std::string a(n,'a'), b(n,'a'); unsigned x=7; for(int i=0;i<n;i++){ x=x*1103515245u+12345u; a[i]='a'+(x>>16)%4; x=x*1103515245u+12345u; b[i]='a'+(x>>16)%4; } std::vector<int> p(n+1), q(n+1); for(int i=1;i<=n;i++){ for(int j=1;j<=n;j++) q[j]= a[i-1]==b[j-1] ? p[j-1]+1 : std::max(p[j], q[j-1]); std::swap(p,q); } printf(\"%d\\n\", p[n]); }\n",
     ),
     (
         "std::map with 1e6 inserts and lookups",
@@ -350,9 +350,12 @@ async fn cpp_figures() {
     use judge_server::sandbox::compiler::{CppStandard, Dialect};
     let env: Vec<(String, String)> = std::env::vars().collect();
     let mut config = Config::load_with_env(None, &env).expect("config").sandbox;
-    // A fresh cache: the first compile is cold.
+    // A fresh cache: the first compile is cold; no interpreter runtimes (whose first compile
+    // would share the cores with the measurements).
     let cache = tempfile::tempdir().unwrap();
     config.compiled_cache_dir = cache.path().to_owned();
+    let no_runtimes = tempfile::tempdir().unwrap();
+    config.runtime_dir = no_runtimes.path().to_owned();
     let sandbox = Arc::new(Sandbox::start(&config).expect("sandbox").0);
     sandbox
         .availability(Language::Cpp)
@@ -378,7 +381,7 @@ async fn cpp_figures() {
         let native_compile = started.elapsed().as_secs_f64();
         let mut native_runs = Vec::new();
         let mut native_out = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let started = Instant::now();
             let out = Command::new(&binary).output().unwrap();
             native_runs.push(started.elapsed().as_secs_f64());
@@ -393,7 +396,7 @@ async fn cpp_figures() {
         assert!(again.cached);
         let mut runs = Vec::new();
         let mut fuel = 0;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let out = sandbox
                 .run_program(&program, Vec::new(), limits.clone())
                 .await

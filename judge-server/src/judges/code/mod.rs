@@ -386,8 +386,7 @@ impl CodeJudge {
         };
         let mut judgement =
             stdio::judge_stdio(sandbox, &runner, cases, &self.limits(), &judging).await;
-        if let (Some(compiled), Some(Value::Object(details))) = (compiled, &mut judgement.details)
-        {
+        if let (Some(compiled), Some(Value::Object(details))) = (compiled, &mut judgement.details) {
             details.insert("compile".to_owned(), compiled);
         }
         judgement
@@ -483,6 +482,18 @@ impl CodeJudge {
     }
 }
 
+/// The first `bytes` of `text` (on a character boundary), marked when cut.
+fn head(text: &str, bytes: usize) -> String {
+    if text.len() <= bytes {
+        return text.to_owned();
+    }
+    let mut end = bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// The verdict of a program that does not compile: `fail`, with the diagnostics (clipped) in
 /// the details, so a model sees why.
 fn compile_failure(rejected: &Rejected) -> Judgement {
@@ -503,7 +514,8 @@ fn compile_failure(rejected: &Rejected) -> Judgement {
         "exit": "compile_error",
         "compile": rejected.reason,
         "millis": rejected.elapsed.as_millis() as u64,
-        "compiler_output": outcome::tail(rejected.diagnostics.as_bytes()),
+        // The first errors explain the rest: the head is kept.
+        "compiler_output": head(&rejected.diagnostics, 2000),
     }))
 }
 

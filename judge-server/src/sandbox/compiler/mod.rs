@@ -13,6 +13,8 @@
 //!   memory and on disk: judging the same program again, or against more tests, compiles once.
 //! - The stack is 8 MiB and placed first in memory, so deep recursion works and an overflow
 //!   traps instead of overwriting data.
+//! - `-O2` with the WebAssembly features Wasmtime runs natively (bulk memory, so `memset` and
+//!   `memcpy` are single instructions; 128-bit SIMD; non-trapping float-to-int; sign extension).
 
 mod jail;
 
@@ -33,7 +35,8 @@ pub use jail::Ended;
 /// Shipped as `<bits/stdc++.h>`.
 const BITS_STDCXX: &str = include_str!("stdc++.h");
 /// Bumped whenever the flags below change (part of every cache key and fingerprint).
-const RECIPE: &str = "moj-cc-2: -O2 -fno-exceptions --stack-first stack-size=8MiB strip-all";
+const RECIPE: &str = "moj-cc-3: -O2 bulk-memory simd128 nontrapping-fptoint sign-ext \
+     -fno-exceptions --stack-first stack-size=8MiB strip-all";
 /// Source texts longer than this are refused before the compiler sees them.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Diagnostics kept from a compile.
@@ -422,6 +425,10 @@ impl Compiler {
             "--target=wasm32-wasi".to_owned(),
             "--sysroot=/usr".to_owned(),
             "-O2".to_owned(),
+            "-mbulk-memory".to_owned(),
+            "-msimd128".to_owned(),
+            "-mnontrapping-fptoint".to_owned(),
+            "-msign-ext".to_owned(),
             dialect.std_flag(),
             "-fno-color-diagnostics".to_owned(),
             // A crashing compiler would try to write a reproducer: not in the jail.
