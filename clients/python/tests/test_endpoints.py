@@ -118,7 +118,7 @@ def test_run_code_refuses_what_it_cannot_do_by_field(server):
         assert answer.status_code == 422, answer.text
         return answer.json()["error"]["field"]
 
-    assert refused({"code": "int main(){}", "language": "cpp"}) == "language"
+    assert refused({"code": "package main", "language": "go"}) == "language"
     assert refused({"code": "print(1)", "run_timeout": 100000}) == "run_timeout"
     assert refused({"code": "print(1)", "memory_limit_MB": 1 << 20}) == "memory_limit_MB"
     assert refused({"code": "print(1)", "files": {"../x": ""}}) == "files.../x"

@@ -138,3 +138,23 @@ def test_verl_sandbox_fusion_client_runs_on_moj(server):
     # Without the key the server refuses, and veRL's client reports an API error (-1).
     score, meta = compute_score(server + "/run_code", None, 1024, right, stdio)
     assert score == 0.0 and meta[0]["status"] == "api_error"
+
+
+def test_verl_sandbox_fusion_client_runs_cpp_on_moj(server):
+    # veRL's own client (verl/utils/reward_score/sandbox_fusion/utils.py check_correctness)
+    # with language="cpp": moj compiles to WebAssembly and answers compile_result as
+    # SandboxFusion does; a program that does not compile is a compile error, not a crash.
+    from verl.utils.reward_score.sandbox_fusion.utils import check_correctness
+
+    url = server.replace("http://", f"http://moj:{API_KEY}@") + "/run_code"
+    stdio = {"inputs": ["1 2\n", "4000000000 5\n"], "outputs": ["3\n", "4000000005\n"]}
+    right = "#include <bits/stdc++.h>\nusing namespace std;\nint main(){ long long a, b; cin >> a >> b; cout << a + b << endl; }"
+    overflow = "#include <cstdio>\nint main(){ long long a, b; scanf(\"%lld %lld\", &a, &b); printf(\"%d\\n\", (int)(a + b)); }"
+    broken = "int main(){ return undeclared; }"
+    results, meta = check_correctness(url, stdio, right, timeout=10, language="cpp")
+    assert results == [True, True], meta
+    results, meta = check_correctness(url, stdio, overflow, timeout=10, language="cpp")
+    assert results == [True, False], meta
+    results, meta = check_correctness(url, stdio, broken, timeout=10, language="cpp")
+    assert all(r is not True for r in results), meta
+    assert meta[0]["status"] == "compile_error", meta
