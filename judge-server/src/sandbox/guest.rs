@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::pipes::{WatchedStdin, WatchedStdout};
 use wasmtime::{
     Engine, ExternType, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
-    StoreLimits, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline,
+    StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -42,16 +42,16 @@ pub struct Io {
 pub struct Workdir {
     pub host: PathBuf,
     /// Bytes the folder may hold (and `MAX_WORKDIR_ENTRIES` entries): past it the run ends as
-    /// `Exit::OutputLimit`. Checked every few epoch ticks, so a run may overshoot by what it
-    /// writes in that time.
+    /// `Exit::OutputLimit`. Checked after host calls, at most every `WORKDIR_CHECK_INTERVAL`,
+    /// so a run may overshoot by what it writes in that time.
     pub quota_bytes: u64,
 }
 
 /// Entries (files and folders) a run's work directory may hold.
 pub const MAX_WORKDIR_ENTRIES: usize = 1024;
 
-/// How many epoch ticks pass between two checks of a work directory's size.
-const WORKDIR_CHECK_TICKS: u32 = 4;
+/// How often, at most, a work directory's size is checked (after a host call).
+const WORKDIR_CHECK_INTERVAL: Duration = Duration::from_millis(8);
 
 impl Workdir {
     /// Whether the folder is within its quota (bytes and entries).
@@ -371,40 +371,43 @@ impl Guest {
         store
             .set_fuel(fuel::fuel_for(limits.timeout))
             .map_err(|e| SandboxError::Internal(format!("cannot set fuel: {e:#}")))?;
-        host_work::charge_host_calls(&mut store);
         // The budget is fuel; wall-clock time is only the safety net.
         let wall = fuel::wall_limit(limits.timeout, self.wall_factor);
         let deadline = started + wall;
-        // A full stdout/stderr ends the run at the next tick: some interpreters (QuickJS)
-        // ignore failed writes and would otherwise flood until the deadline.
+        // The guest yields to the worker's executor every `YIELD_FUEL` units (the other run of a
+        // pair goes on, the outer timeout below sees its deadline, a dropped request drops the
+        // run); no epoch checks are compiled into its loops.
+        store
+            .fuel_async_yield_interval(Some(fuel::YIELD_FUEL))
+            .map_err(|e| SandboxError::Internal(format!("cannot set fuel yields: {e:#}")))?;
+        // After each host call: a full stdout/stderr ends the run (some interpreters, QuickJS,
+        // ignore failed writes and would otherwise flood until the deadline), so does a work
+        // directory past its quota, or the safety net's deadline.
         let (mut watch_out, mut watch_err) = (stdout.clone(), stderr.clone());
         let workdir = io.dir.clone();
         let over_quota = Arc::new(AtomicBool::new(false));
         let over_quota_seen = Arc::clone(&over_quota);
-        let mut ticks = 0u32;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            ticks = ticks.wrapping_add(1);
-            let mut full =
-                (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err();
+        let mut quota_checked = Instant::now();
+        host_work::charge_host_calls(&mut store, move || {
+            if (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err() {
+                return true;
+            }
             if let Some(dir) = &workdir
-                && ticks.is_multiple_of(WORKDIR_CHECK_TICKS)
-                && !dir.within_quota()
+                && quota_checked.elapsed() >= WORKDIR_CHECK_INTERVAL
             {
-                over_quota_seen.store(true, Ordering::Relaxed);
-                full = true;
+                quota_checked = Instant::now();
+                if !dir.within_quota() {
+                    over_quota_seen.store(true, Ordering::Relaxed);
+                    return true;
+                }
             }
-            if full || Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
+            Instant::now() >= deadline
         });
         let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             SandboxError::Internal(format!("cannot instantiate {}: {e:#}", self.name))
         })?;
-        // The epoch callback interrupts running guest code at the safety net; this outer
-        // timeout also ends runs blocked in a host call (a pipe nobody writes to).
+        // The safety net: checked at every fuel yield while the guest computes, and ending a
+        // run blocked in a host call (a pipe nobody writes to).
         let budget = wall + Duration::from_millis(50);
         let outcome = match self.entry {
             Entry::Start => {

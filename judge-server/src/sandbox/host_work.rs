@@ -35,7 +35,7 @@ const ERRNO_INVAL: i32 = 28;
 
 /// A run's host calls as they happen: counted when one starts (WASI's context is looked up
 /// once per call, `started`), charged when it returns (the store's call hook, which also fires
-/// for Wasmtime's own libcalls, such as an epoch yield or `memory.copy`: those start no host
+/// for Wasmtime's own libcalls, such as a fuel yield or `memory.copy`: those start no host
 /// call here, so they are not charged).
 #[derive(Default)]
 pub struct HostCalls {
@@ -72,12 +72,24 @@ pub fn spend(mut store: impl AsContextMut, cost: u64) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// Charges `HOST_CALL_FUEL` for every host call the guest made, as it returns.
-pub fn charge_host_calls<T: Metered + 'static>(store: &mut Store<T>) {
-    store.call_hook(|mut store, hook| match hook {
+/// Charges `HOST_CALL_FUEL` for every host call the guest made, as it returns; then asks
+/// `stop` whether the run must end now (a full output, the safety net's deadline: the run is
+/// interrupted, and its owner says why).
+pub fn charge_host_calls<T: Metered + 'static>(
+    store: &mut Store<T>,
+    mut stop: impl FnMut() -> bool + Send + Sync + 'static,
+) {
+    store.call_hook(move |mut store, hook| match hook {
         CallHook::ReturningFromHost => {
             let calls = store.data_mut().host_calls().returned();
-            spend(store, calls * HOST_CALL_FUEL)
+            if calls == 0 {
+                return Ok(());
+            }
+            spend(store, calls * HOST_CALL_FUEL)?;
+            if stop() {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(())
         }
         _ => Ok(()),
     });

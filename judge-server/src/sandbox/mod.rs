@@ -473,7 +473,7 @@ impl Sandbox {
 
     /// Queues `work` for a worker and waits for its result (`Busy` when the queue is full).
     /// Dropping the returned future cancels the work: a queued run never starts, a running one
-    /// stops at the guest's next epoch tick.
+    /// stops at the guest's next fuel yield or host call.
     async fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> BoxFuture<Result<T, SandboxError>> + Send + 'static,
@@ -488,8 +488,8 @@ impl Sandbox {
                     return;
                 }
                 let _running = Running::count(running);
-                // Dropped while running: the guest is interrupted at its next epoch tick (the
-                // run's future, its store and instance with it, are dropped).
+                // Dropped while running: the guest stops at its next fuel yield (the run's
+                // future, its store and instance with it, are dropped).
                 let output = tokio::select! {
                     output = work() => Some(output),
                     () = reply.closed() => None,
