@@ -58,6 +58,8 @@ impl Scorer {
         Ok(())
     }
 
+    /// Scores `items` with `judges`: plan (cache lookups, duplicates), run the judges on what
+    /// is left, store the fresh verdicts, assemble the answer.
     pub async fn score(
         &self,
         judges: &[Arc<JudgeEntry>],
@@ -74,71 +76,43 @@ impl Scorer {
             .map(|(i, item)| item.id.clone().unwrap_or_else(|| Value::from(i)))
             .collect();
         let items: Vec<Arc<Item>> = items.into_iter().map(Arc::new).collect();
-        let inputs: Vec<Key> = items.iter().map(|item| input_digest(item)).collect();
-        let keys: Vec<Vec<Key>> = judges
-            .iter()
-            .map(|entry| {
-                let fingerprint = entry.judge.fingerprint();
-                inputs
-                    .iter()
-                    .map(|input| verdict_key(fingerprint, input))
-                    .collect()
-            })
-            .collect();
-
         let mut stats = BatchStats {
             items: items.len() as u64,
             ..BatchStats::default()
         };
-        let lookup = match cache {
-            Some(cache) => {
-                let unique: Vec<Key> = keys
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                cache.get_many(&unique).await
-            }
-            None => Default::default(),
-        };
-        stats.cache_errors += u64::from(lookup.failed);
-
-        // Per judge: the distinct inputs to compute, and where each item's verdict comes from.
-        let mut grid: Vec<Vec<Option<JudgeVerdict>>> = vec![vec![None; items.len()]; judges.len()];
-        let mut work: Vec<Vec<usize>> = vec![Vec::new(); judges.len()];
-        let mut copies: Vec<Vec<(usize, usize)>> = vec![Vec::new(); judges.len()];
-        for (j, entry) in judges.iter().enumerate() {
-            let mut first_seen: HashMap<Key, usize> = HashMap::new();
-            for (i, key) in keys[j].iter().enumerate() {
-                if let Some(hit) = lookup.found.get(key) {
-                    stats.cache_hits += 1;
-                    grid[j][i] = Some(JudgeVerdict {
-                        name: entry.name.clone(),
-                        verdict: hit.verdict,
-                        score: hit.score,
-                        reason: hit.reason.clone(),
-                        cached: true,
-                        micros: 0,
-                        details: hit.details.clone(),
-                    });
-                } else if let Some(&first) = first_seen.get(key) {
-                    stats.deduplicated += 1;
-                    copies[j].push((i, first));
-                } else {
-                    first_seen.insert(*key, i);
-                    work[j].push(i);
-                }
+        let mut plan = plan(judges, &items, cache, &mut stats).await;
+        let fresh = self
+            .run_judges(judges, &items, &mut plan, client, &mut stats)
+            .await;
+        if let Some(cache) = cache {
+            let entries = fresh
+                .iter()
+                .map(|(key, kind, judgement)| (*key, *kind, judgement))
+                .collect();
+            if !cache.put_many(entries).await {
+                stats.cache_errors += 1;
             }
         }
+        let results = self.assemble(ids, plan.grid, &mut stats);
+        stats.micros = started.elapsed().as_micros() as u64;
+        JudgeResponse { results, stats }
+    }
 
-        // Run every judge on its misses, concurrently, in this batch's own lane of the sandbox
-        // queue (clients, and each client's batches, take turns there).
+    /// Runs every judge on its misses, concurrently, in this batch's own lane of the sandbox
+    /// queue (clients, and each client's batches, take turns there); fills the plan's grid and
+    /// returns the fresh verdicts to store.
+    async fn run_judges(
+        &self,
+        judges: &[Arc<JudgeEntry>],
+        items: &[Arc<Item>],
+        plan: &mut Plan,
+        client: ClientId,
+        stats: &mut BatchStats,
+    ) -> Vec<(Key, &'static str, Judgement)> {
         let lane = crate::sandbox::queue::new_batch(client);
         let running: Vec<_> = judges
             .iter()
-            .zip(&work)
+            .zip(&plan.work)
             .map(|(entry, todo)| {
                 let entry = Arc::clone(entry);
                 let batch: Vec<Arc<Item>> = todo.iter().map(|&i| Arc::clone(&items[i])).collect();
@@ -150,48 +124,39 @@ impl Scorer {
                 ))
             })
             .collect();
-        let mut fresh: Vec<(Key, &'static str, Judgement)> = Vec::new();
+        let mut fresh = Vec::new();
         for (j, mut handle) in running.into_iter().enumerate() {
             let entry = &judges[j];
             let judgements = match (&mut handle.0).await {
                 Ok(judgements) => judgements,
                 Err(error) => {
-                    vec![Judgement::error(format!("judge crashed: {error}")); work[j].len()]
+                    vec![Judgement::error(format!("judge crashed: {error}")); plan.work[j].len()]
                 }
             };
-            for (&i, judgement) in work[j].iter().zip(judgements) {
+            for (&i, judgement) in plan.work[j].iter().zip(judgements) {
                 stats.cache_misses += 1;
                 self.metrics
                     .record_judge_time(&entry.name, judgement.micros);
-                grid[j][i] = Some(JudgeVerdict {
-                    name: entry.name.clone(),
-                    verdict: judgement.verdict,
-                    score: judgement.score,
-                    reason: judgement.reason.clone(),
-                    cached: false,
-                    micros: judgement.micros,
-                    details: judgement.details.clone(),
-                });
-                fresh.push((keys[j][i], entry.judge.fingerprint().kind, judgement));
+                plan.grid[j][i] = Some(fresh_verdict(&entry.name, &judgement));
+                fresh.push((plan.keys[j][i], entry.judge.fingerprint().kind, judgement));
             }
-            for &(i, first) in &copies[j] {
-                grid[j][i] = grid[j][first]
+            for &(i, first) in &plan.copies[j] {
+                plan.grid[j][i] = plan.grid[j][first]
                     .clone()
                     .map(|v| JudgeVerdict { micros: 0, ..v });
             }
         }
+        fresh
+    }
 
-        if let Some(cache) = cache {
-            let entries = fresh
-                .iter()
-                .map(|(key, kind, judgement)| (*key, *kind, judgement))
-                .collect();
-            if !cache.put_many(entries).await {
-                stats.cache_errors += 1;
-            }
-        }
-
-        let mut results = Vec::with_capacity(items.len());
+    /// Each item's verdicts (the grid's column), combined; the counts in `stats`.
+    fn assemble(
+        &self,
+        ids: Vec<Value>,
+        mut grid: Vec<Vec<Option<JudgeVerdict>>>,
+        stats: &mut BatchStats,
+    ) -> Vec<ItemResult> {
+        let mut results = Vec::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
             let verdicts: Vec<JudgeVerdict> = grid
                 .iter_mut()
@@ -212,8 +177,94 @@ impl Scorer {
                 judges: verdicts,
             });
         }
-        stats.micros = started.elapsed().as_micros() as u64;
-        JudgeResponse { results, stats }
+        results
+    }
+}
+
+/// Where every (judge, item) verdict comes from: `grid[j][i]` filled from the cache, by a
+/// judge's run on `work[j]` (the distinct inputs it has to judge), or copied from an
+/// identical item (`copies[j]`: (item, the first item with its input)).
+struct Plan {
+    keys: Vec<Vec<Key>>,
+    grid: Vec<Vec<Option<JudgeVerdict>>>,
+    work: Vec<Vec<usize>>,
+    copies: Vec<Vec<(usize, usize)>>,
+}
+
+/// The plan for a batch: one key per (judge, item), one batched cache lookup, duplicates found.
+async fn plan(
+    judges: &[Arc<JudgeEntry>],
+    items: &[Arc<Item>],
+    cache: Option<&Arc<VerdictCache>>,
+    stats: &mut BatchStats,
+) -> Plan {
+    let inputs: Vec<Key> = items.iter().map(|item| input_digest(item)).collect();
+    let keys: Vec<Vec<Key>> = judges
+        .iter()
+        .map(|entry| {
+            let fingerprint = entry.judge.fingerprint();
+            inputs
+                .iter()
+                .map(|input| verdict_key(fingerprint, input))
+                .collect()
+        })
+        .collect();
+    let lookup = match cache {
+        Some(cache) => {
+            let unique: Vec<Key> = keys
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            cache.get_many(&unique).await
+        }
+        None => Default::default(),
+    };
+    stats.cache_errors += u64::from(lookup.failed);
+    let mut plan = Plan {
+        grid: vec![vec![None; items.len()]; judges.len()],
+        work: vec![Vec::new(); judges.len()],
+        copies: vec![Vec::new(); judges.len()],
+        keys,
+    };
+    for (j, entry) in judges.iter().enumerate() {
+        let mut first_seen: HashMap<Key, usize> = HashMap::new();
+        for (i, key) in plan.keys[j].iter().enumerate() {
+            if let Some(hit) = lookup.found.get(key) {
+                stats.cache_hits += 1;
+                plan.grid[j][i] = Some(JudgeVerdict {
+                    name: entry.name.clone(),
+                    verdict: hit.verdict,
+                    score: hit.score,
+                    reason: hit.reason.clone(),
+                    cached: true,
+                    micros: 0,
+                    details: hit.details.clone(),
+                });
+            } else if let Some(&first) = first_seen.get(key) {
+                stats.deduplicated += 1;
+                plan.copies[j].push((i, first));
+            } else {
+                first_seen.insert(*key, i);
+                plan.work[j].push(i);
+            }
+        }
+    }
+    plan
+}
+
+/// A fresh judgement as the answer shows it.
+fn fresh_verdict(name: &str, judgement: &Judgement) -> JudgeVerdict {
+    JudgeVerdict {
+        name: name.to_owned(),
+        verdict: judgement.verdict,
+        score: judgement.score,
+        reason: judgement.reason.clone(),
+        cached: false,
+        micros: judgement.micros,
+        details: judgement.details.clone(),
     }
 }
 

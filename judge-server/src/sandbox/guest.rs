@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::pipes::{WatchedStdin, WatchedStdout};
+use super::pipes::{PipeWatch, WatchedStdin, WatchedStdout};
 use wasmtime::{
     Engine, ExternType, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
@@ -32,9 +32,8 @@ pub struct Io {
     /// A host folder the program sees as `/` (its working directory), read-write, with a
     /// quota: SandboxFusion's `files` / `fetch_files` (`api/run_code.rs`).
     pub dir: Option<Workdir>,
-    /// With pipes: set while the guest waits on one (`pipes.rs`), how a pair's watchdog sees
-    /// both instances waiting on each other (`pair.rs`).
-    pub waiting: Option<Arc<AtomicBool>>,
+    /// With pipes: what a pair's watchdog sees of them (`pipes.rs`, `pair.rs`).
+    pub watch: Option<PipeWatch>,
 }
 
 /// A run's own folder (a fresh temporary directory, deleted by its owner after the run).
@@ -101,7 +100,7 @@ impl Io {
             stdin: Input::Bytes(stdin),
             stdout: Output::Captured,
             dir: None,
-            waiting: None,
+            watch: None,
         }
     }
 }
@@ -308,7 +307,7 @@ impl Guest {
         }
     }
 
-    /// Runs `_start` once in a fresh store. Errors are infrastructure failures; whatever the
+    /// Runs the guest once in a fresh store. Errors are infrastructure failures; whatever the
     /// program does (exit codes, traps, timeouts) is in the `RunOutput`.
     pub async fn run(
         &self,
@@ -317,42 +316,104 @@ impl Guest {
         limits: &RunLimits,
     ) -> Result<RunOutput, SandboxError> {
         let started = Instant::now();
-        let stdout = MemoryOutputPipe::new(limits.output_bytes);
-        let stderr = MemoryOutputPipe::new(limits.output_bytes);
+        let output = Captured {
+            stdout: MemoryOutputPipe::new(limits.output_bytes),
+            stderr: MemoryOutputPipe::new(limits.output_bytes),
+        };
         let clock = fuel::VirtualClock::new();
+        let workdir = io.dir.clone();
+        let (wasi, captured) = self.wasi_context(argv, io, &output, &clock)?;
+        let mut store = self.store(wasi, clock, limits)?;
+        // The budget is fuel; wall-clock time is only the safety net.
+        let wall = fuel::wall_limit(limits.timeout, self.wall_factor);
+        let over_quota = watch_limits(&mut store, &output, captured, workdir, started + wall);
+        let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+            SandboxError::Internal(format!("cannot instantiate {}: {e:#}", self.name))
+        })?;
+        // The safety net: checked at every fuel yield while the guest computes, and ending a
+        // run blocked in a host call (a pipe nobody writes to).
+        let outcome = self
+            .enter(
+                &instance,
+                &mut store,
+                argv,
+                wall + Duration::from_millis(50),
+            )
+            .await?;
+        let full = output.stdout.contents().len() >= limits.output_bytes
+            || output.stderr.contents().len() >= limits.output_bytes
+            || over_quota.load(Ordering::Relaxed);
+        let memory_denied = store.data().memory_denied;
+        let fuel_used =
+            fuel::fuel_for(limits.timeout).saturating_sub(store.get_fuel().unwrap_or(0));
+        drop(store);
+        Ok(RunOutput {
+            exit: if full {
+                Exit::OutputLimit
+            } else {
+                exit_of(outcome)
+            },
+            stdout: output.stdout.contents().to_vec(),
+            stderr: output.stderr.contents().to_vec(),
+            memory_denied,
+            elapsed: started.elapsed(),
+            fuel_used,
+        })
+    }
+
+    /// The run's WASI context: argv, clocks, stdio (captured or piped), the folders it may
+    /// see; and whether its stdout is captured.
+    fn wasi_context(
+        &self,
+        argv: &[String],
+        io: Io,
+        output: &Captured,
+        clock: &fuel::VirtualClock,
+    ) -> Result<(WasiP1Ctx, bool), SandboxError> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.args(argv)
-            .stderr(stderr.clone())
+            .stderr(output.stderr.clone())
             .monotonic_clock(clock.clone())
             .wall_clock(clock.clone());
-        let waiting = io.waiting.clone().unwrap_or_default();
+        let watch = io.watch.clone().unwrap_or_default();
         match io.stdin {
             Input::Bytes(bytes) => wasi.stdin(MemoryInputPipe::new(bytes)),
-            Input::Pipe(reader) => wasi.stdin(WatchedStdin::new(reader, Arc::clone(&waiting))),
+            Input::Pipe(reader) => wasi.stdin(WatchedStdin::new(reader, watch.clone())),
         };
         let captured = match io.stdout {
             Output::Captured => {
-                wasi.stdout(stdout.clone());
+                wasi.stdout(output.stdout.clone());
                 true
             }
             Output::Pipe(writer) => {
-                wasi.stdout(WatchedStdout::new(PIPE_BUDGET, writer, waiting));
+                wasi.stdout(WatchedStdout::new(PIPE_BUDGET, writer, watch));
                 false
             }
         };
-        if let Some((host, guest)) = &self.read_only_dir {
-            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|e| {
-                    SandboxError::Internal(format!("cannot open {}: {e:#}", host.display()))
-                })?;
+        let dirs = self
+            .read_only_dir
+            .iter()
+            .map(|(host, guest)| (host, *guest, FsPerms::ReadOnly))
+            .chain(
+                io.dir
+                    .iter()
+                    .map(|dir| (&dir.host, "/", FsPerms::ReadWrite)),
+            );
+        for (host, guest, perms) in dirs {
+            wasi.preopened_dir(host, guest, perms).map_err(|e| {
+                SandboxError::Internal(format!("cannot open {}: {e:#}", host.display()))
+            })?;
         }
-        if let Some(dir) = &io.dir {
-            wasi.preopened_dir(&dir.host, "/", FsPerms::ReadWrite)
-                .map_err(|e| {
-                    SandboxError::Internal(format!("cannot open {}: {e:#}", dir.host.display()))
-                })?;
-        }
-        let wasi = wasi.build_p1();
+        Ok((wasi.build_p1(), captured))
+    }
+
+    /// A fresh store for one run: its limits, its fuel budget, fuel-based yields.
+    fn store(
+        &self,
+        wasi: WasiP1Ctx,
+        clock: fuel::VirtualClock,
+        limits: &RunLimits,
+    ) -> Result<Store<RunState>, SandboxError> {
         let state = RunState {
             wasi,
             limits: StoreLimitsBuilder::new()
@@ -371,115 +432,119 @@ impl Guest {
         store
             .set_fuel(fuel::fuel_for(limits.timeout))
             .map_err(|e| SandboxError::Internal(format!("cannot set fuel: {e:#}")))?;
-        // The budget is fuel; wall-clock time is only the safety net.
-        let wall = fuel::wall_limit(limits.timeout, self.wall_factor);
-        let deadline = started + wall;
         // The guest yields to the worker's executor every `YIELD_FUEL` units (the other run of a
-        // pair goes on, the outer timeout below sees its deadline, a dropped request drops the
-        // run); no epoch checks are compiled into its loops.
+        // pair goes on, the outer timeout sees its deadline, a dropped request drops the run);
+        // no epoch checks are compiled into its loops.
         store
             .fuel_async_yield_interval(Some(fuel::YIELD_FUEL))
             .map_err(|e| SandboxError::Internal(format!("cannot set fuel yields: {e:#}")))?;
-        // After each host call: a full stdout/stderr ends the run (some interpreters, QuickJS,
-        // ignore failed writes and would otherwise flood until the deadline), so does a work
-        // directory past its quota, or the safety net's deadline.
-        let (mut watch_out, mut watch_err) = (stdout.clone(), stderr.clone());
-        let workdir = io.dir.clone();
-        let over_quota = Arc::new(AtomicBool::new(false));
-        let over_quota_seen = Arc::clone(&over_quota);
-        let mut quota_checked = Instant::now();
-        host_work::charge_host_calls(&mut store, move || {
-            if (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err() {
-                return true;
-            }
-            if let Some(dir) = &workdir
-                && quota_checked.elapsed() >= WORKDIR_CHECK_INTERVAL
-            {
-                quota_checked = Instant::now();
-                if !dir.within_quota() {
-                    over_quota_seen.store(true, Ordering::Relaxed);
-                    return true;
-                }
-            }
-            Instant::now() >= deadline
-        });
-        let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
-            SandboxError::Internal(format!("cannot instantiate {}: {e:#}", self.name))
-        })?;
-        // The safety net: checked at every fuel yield while the guest computes, and ending a
-        // run blocked in a host call (a pipe nobody writes to).
-        let budget = wall + Duration::from_millis(50);
-        let outcome = match self.entry {
+        Ok(store)
+    }
+
+    /// Calls the guest's entry (`_start`, the reactor's export, or the snapshot's program
+    /// runner) under the wall-clock `budget`.
+    async fn enter(
+        &self,
+        instance: &Instance,
+        store: &mut Store<RunState>,
+        argv: &[String],
+        budget: Duration,
+    ) -> Result<Entered, SandboxError> {
+        let missing = |what: &str, e: wasmtime::Error| {
+            SandboxError::Internal(format!("{} has no {what}: {e:#}", self.name))
+        };
+        Ok(match self.entry {
             Entry::Start => {
                 let start = instance
-                    .get_typed_func::<(), ()>(&mut store, "_start")
-                    .map_err(|e| {
-                        SandboxError::Internal(format!("{} has no _start: {e:#}", self.name))
-                    })?;
-                tokio::time::timeout(budget, start.call_async(&mut store, ()))
+                    .get_typed_func::<(), ()>(&mut *store, "_start")
+                    .map_err(|e| missing("_start", e))?;
+                tokio::time::timeout(budget, start.call_async(&mut *store, ()))
                     .await
                     .map(|ended| ended.map(|()| 0))
             }
             Entry::Reactor { export } => {
                 let run = instance
-                    .get_typed_func::<(), i32>(&mut store, export)
-                    .map_err(|e| {
-                        SandboxError::Internal(format!("{} has no {export}: {e:#}", self.name))
-                    })?;
-                tokio::time::timeout(budget, run.call_async(&mut store, ())).await
+                    .get_typed_func::<(), i32>(&mut *store, export)
+                    .map_err(|e| missing(export, e))?;
+                tokio::time::timeout(budget, run.call_async(&mut *store, ())).await
             }
             Entry::PythonSnapshot { .. } => {
                 let program = argv.get(2).map_or("", String::as_str);
-                let entry = SnapshotEntry::find(&instance, &mut store)?;
-                let program = entry.c_string(&mut store, program).await?;
-                let epilogue = entry.c_string(&mut store, snapshot::EPILOGUE).await?;
+                let entry = SnapshotEntry::find(instance, &mut *store)?;
+                let program = entry.c_string(&mut *store, program).await?;
+                let epilogue = entry.c_string(&mut *store, snapshot::EPILOGUE).await?;
                 tokio::time::timeout(budget, async {
-                    let status = entry.run.call_async(&mut store, (program, 0)).await?;
+                    let status = entry.run.call_async(&mut *store, (program, 0)).await?;
                     // The program returned (an uncaught exception included): exit handlers
                     // and flushing, as `python -c` does when it ends.
-                    entry.run.call_async(&mut store, (epilogue, 0)).await?;
+                    entry.run.call_async(&mut *store, (epilogue, 0)).await?;
                     // `python -c` exits with 1 after an uncaught exception.
                     Ok(if status == 0 { 0 } else { 1 })
                 })
                 .await
             }
-        };
-        let stdout_full = stdout.contents().len() >= limits.output_bytes;
-        let stderr_full = stderr.contents().len() >= limits.output_bytes;
-        let exit = match outcome {
-            Err(_elapsed) => Exit::WallClock,
-            Ok(Ok(code)) => Exit::Code(code),
-            Ok(Err(error)) => {
-                if let Some(code) = error.downcast_ref::<I32Exit>() {
-                    Exit::Code(code.0)
-                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-                    Exit::Timeout
-                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-                    Exit::WallClock
-                } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::StackOverflow)) {
-                    Exit::Trap("wasm stack overflow".into())
-                } else {
-                    Exit::Trap(trap_reason(&format!("{error:?}")))
-                }
-            }
-        };
-        let exit = if stdout_full || stderr_full || over_quota.load(Ordering::Relaxed) {
-            Exit::OutputLimit
-        } else {
-            exit
-        };
-        let memory_denied = store.data().memory_denied;
-        let fuel_used =
-            fuel::fuel_for(limits.timeout).saturating_sub(store.get_fuel().unwrap_or(0));
-        drop(store);
-        Ok(RunOutput {
-            exit,
-            stdout: stdout.contents().to_vec(),
-            stderr: stderr.contents().to_vec(),
-            memory_denied,
-            elapsed: started.elapsed(),
-            fuel_used,
         })
+    }
+}
+
+/// A run's captured stdout and stderr.
+struct Captured {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// How the guest's entry returned: within the wall-clock budget or not, and then its status
+/// or the trap (an exit through `proc_exit` is an `I32Exit` error).
+type Entered = Result<wasmtime::Result<i32>, tokio::time::error::Elapsed>;
+
+/// After each host call: a full stdout/stderr ends the run (some interpreters, QuickJS, ignore
+/// failed writes and would otherwise flood until the deadline), so does a work directory past
+/// its quota (checked at most every `WORKDIR_CHECK_INTERVAL`), or the safety net's `deadline`.
+/// The flag returned says the quota was the reason.
+fn watch_limits(
+    store: &mut Store<RunState>,
+    output: &Captured,
+    captured: bool,
+    workdir: Option<Workdir>,
+    deadline: Instant,
+) -> Arc<AtomicBool> {
+    let (mut watch_out, mut watch_err) = (output.stdout.clone(), output.stderr.clone());
+    let over_quota = Arc::new(AtomicBool::new(false));
+    let over_quota_seen = Arc::clone(&over_quota);
+    let mut quota_checked = Instant::now();
+    host_work::charge_host_calls(store, move || {
+        if (captured && watch_out.check_write().is_err()) || watch_err.check_write().is_err() {
+            return true;
+        }
+        if let Some(dir) = &workdir
+            && quota_checked.elapsed() >= WORKDIR_CHECK_INTERVAL
+        {
+            quota_checked = Instant::now();
+            if !dir.within_quota() {
+                over_quota_seen.store(true, Ordering::Relaxed);
+                return true;
+            }
+        }
+        Instant::now() >= deadline
+    });
+    over_quota
+}
+
+/// How a run ended, from how its entry returned.
+fn exit_of(outcome: Entered) -> Exit {
+    let error = match outcome {
+        Err(_elapsed) => return Exit::WallClock,
+        Ok(Ok(code)) => return Exit::Code(code),
+        Ok(Err(error)) => error,
+    };
+    if let Some(code) = error.downcast_ref::<I32Exit>() {
+        return Exit::Code(code.0);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Exit::Timeout,
+        Some(Trap::Interrupt) => Exit::WallClock,
+        Some(Trap::StackOverflow) => Exit::Trap("wasm stack overflow".into()),
+        _ => Exit::Trap(trap_reason(&format!("{error:?}"))),
     }
 }
 

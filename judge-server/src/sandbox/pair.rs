@@ -1,18 +1,18 @@
 //! Two instances that talk through pipes (the code judge's solution and test driver), run on
 //! one worker, with a watchdog for the one way they can hang without using fuel: both waiting
-//! on each other in pipe reads or writes. In the test protocol the driver only waits for the
-//! solution (for its reply, or for room to write a request), so when both wait at once the
-//! solution is doing what the protocol does not allow (reading its stdin itself, flooding its
-//! stdout): the solution's run is ended and the driver, reading end-of-file, reports its
-//! tests failed. Without the watchdog such a program held a worker until the wall-clock
-//! safety net and was answered `error`.
+//! on each other in pipe reads or writes with nothing in flight between them (`pipes.rs`:
+//! every byte either wrote has been read by the other). In the test protocol the driver only
+//! waits for the solution (for its reply, or for room to write a request), so such a wait is
+//! the solution doing what the protocol does not allow (reading its stdin itself, flooding its
+//! stdout): the solution's run is ended and the driver, reading end-of-file, reports its tests
+//! failed. Without the watchdog such a program held a worker until the wall-clock safety net
+//! and was answered `error`.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::guest::{Input, Io, Output};
+use super::pipes::PipeWatch;
 use super::{Exit, Language, RunLimits, RunOutput, Sandbox, SandboxError};
 
 /// How often the watchdog looks, and for how many looks in a row both must be waiting.
@@ -44,25 +44,23 @@ impl Sandbox {
             Box::pin(async move {
                 let (first_out, second_in) = tokio::io::duplex(64 * 1024);
                 let (second_out, first_in) = tokio::io::duplex(64 * 1024);
-                let first_waits = Arc::new(AtomicBool::new(false));
-                let second_waits = Arc::new(AtomicBool::new(false));
+                let (first_watch, second_watch) = (PipeWatch::default(), PipeWatch::default());
                 let first_io = Io {
                     stdin: Input::Pipe(first_in),
                     stdout: Output::Pipe(first_out),
                     dir: None,
-                    waiting: Some(Arc::clone(&first_waits)),
+                    watch: Some(first_watch.clone()),
                 };
                 let second_io = Io {
                     stdin: Input::Pipe(second_in),
                     stdout: Output::Pipe(second_out),
                     dir: None,
-                    waiting: Some(Arc::clone(&second_waits)),
+                    watch: Some(second_watch.clone()),
                 };
                 let started = Instant::now();
                 let first = first_guest.run(&first_argv, first_io, &first_limits);
                 let second = second_guest.run(&second_argv, second_io, &second_limits);
-                let watch = [first_waits, second_waits];
-                let (first, second) = watched(first, second, watch).await;
+                let (first, second) = watched(first, second, [first_watch, second_watch]).await;
                 let first = first.unwrap_or_else(|| Ok(deadlocked(started)));
                 Ok((first?, second?))
             })
@@ -75,7 +73,7 @@ impl Sandbox {
 async fn watched<A, B>(
     first: impl Future<Output = A>,
     second: impl Future<Output = B>,
-    waits: [Arc<AtomicBool>; 2],
+    watches: [PipeWatch; 2],
 ) -> (Option<A>, B) {
     let mut first = Some(Box::pin(first));
     let mut second = std::pin::pin!(second);
@@ -100,8 +98,7 @@ async fn watched<A, B>(
                 return (first_out, out);
             }
             _ = ticker.tick(), if first.is_some() => {
-                let waiting = waits.iter().all(|w| w.load(Ordering::Relaxed));
-                both_waiting = if waiting { both_waiting + 1 } else { 0 };
+                both_waiting = if stuck(&watches) { both_waiting + 1 } else { 0 };
                 if both_waiting >= CONFIRMATIONS {
                     // Dropping the first run closes its pipes: the second reads end-of-file.
                     first = None;
@@ -110,6 +107,14 @@ async fn watched<A, B>(
             }
         }
     }
+}
+
+/// Both runs wait on their pipes and nothing is in flight between them: neither can wake.
+fn stuck([first, second]: &[PipeWatch; 2]) -> bool {
+    first.is_waiting()
+        && second.is_waiting()
+        && first.in_flight_to(second) == 0
+        && second.in_flight_to(first) == 0
 }
 
 fn deadlocked(started: Instant) -> RunOutput {

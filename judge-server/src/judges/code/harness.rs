@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::spec::TestSpec;
+use super::spec::{TestSpec, calls_value};
 use crate::sandbox::Language;
 
 /// One run of an interpreter: its arguments after argv[0] and its stdin.
@@ -153,15 +153,7 @@ fn python_calls(function: &str, cases: &[(Value, Value)], source: Option<&str>) 
             literal(source)
         );
     }
-    let cases: Vec<Value> = cases
-        .iter()
-        .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
-        .collect();
-    let json = serde_json::to_string(&Value::Array(vec![
-        Value::String(function.to_owned()),
-        Value::Array(cases),
-    ]))
-    .expect("JSON");
+    let json = serde_json::to_string(&calls_value(function, cases)).expect("JSON");
     format!("__import__('json').loads({})", literal(&json))
 }
 

@@ -49,7 +49,7 @@
 use serde_json::{Value, json};
 
 use super::harness::{Harness, Invocation, TestRun, literal};
-use super::spec::TestSpec;
+use super::spec::{TestSpec, calls_value};
 use crate::sandbox::Language;
 
 pub struct JavaScript;
@@ -379,13 +379,7 @@ impl Harness for JavaScript {
             ),
             TestSpec::Calls {
                 function, cases, ..
-            } => {
-                let cases: Vec<Value> = cases
-                    .iter()
-                    .map(|(i, o)| Value::Array(vec![i.clone(), o.clone()]))
-                    .collect();
-                ("", "", Vec::new(), Vec::new(), json!([function, cases]))
-            }
+            } => ("", "", Vec::new(), Vec::new(), calls_value(function, cases)),
             TestSpec::Stdio { .. } => return None,
         };
         let data = json!({

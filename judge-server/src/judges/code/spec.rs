@@ -40,6 +40,18 @@ pub enum TestSpec {
     Stdio { cases: Vec<(String, String)> },
 }
 
+/// Function-call cases as the harnesses take them: `[function, [[args, expected], ...]]`.
+pub fn calls_value(function: &str, cases: &[(Value, Value)]) -> Value {
+    let cases = cases
+        .iter()
+        .map(|(args, want)| Value::Array(vec![args.clone(), want.clone()]))
+        .collect();
+    Value::Array(vec![
+        Value::String(function.to_owned()),
+        Value::Array(cases),
+    ])
+}
+
 impl TestSpec {
     pub fn count(&self) -> usize {
         match self {
@@ -119,158 +131,170 @@ fn named_functions(metadata: &Map<String, Value>) -> Vec<String> {
 /// Reads the item's tests; malformed or missing tests are an input error (a 4xx), never a pass.
 pub fn from_metadata(metadata: &Map<String, Value>) -> Result<TestSpec, InputError> {
     if let Some(test) = string(metadata, "test")? {
-        let entry_point = string(metadata, "entry_point")?.ok_or_else(|| {
-            error(
-                "entry_point",
-                "HumanEval tests need `entry_point` next to `test`",
-            )
-        })?;
-        if !python_identifier(entry_point) {
-            return Err(error("entry_point", "must be a Python identifier"));
-        }
-        return Ok(TestSpec::Asserts {
-            setup: String::new(),
-            prelude: metadata
-                .get("prompt")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            entry_points: vec![entry_point.to_owned()],
-            tests: vec![format!("{test}\ncheck({entry_point})")],
-        });
+        return humaneval(metadata, test);
     }
     if let Some(list) = metadata.get("test_list") {
-        let tests = strings(list, "test_list")?;
-        let mut setup = String::new();
-        if let Some(imports) = metadata.get("test_imports").filter(|v| !v.is_null()) {
-            setup.push_str(&strings(imports, "test_imports")?.join("\n"));
-            setup.push('\n');
-        }
-        if let Some(code) = string(metadata, "test_setup_code")? {
-            setup.push_str(code);
-        }
-        return non_empty(
-            TestSpec::Asserts {
-                setup,
-                prelude: String::new(),
-                entry_points: named_functions(metadata),
-                tests,
-            },
-            "test_list",
-        );
+        return non_empty(mbpp(metadata, list)?, "test_list");
     }
     if let Some(unit_tests) = metadata.get("unit_tests") {
-        let tests = strings(unit_tests, "unit_tests")?;
-        return non_empty(
-            TestSpec::Asserts {
-                setup: String::new(),
-                prelude: String::new(),
-                entry_points: named_functions(metadata),
-                tests,
-            },
-            "unit_tests",
-        );
+        let spec = TestSpec::Asserts {
+            setup: String::new(),
+            prelude: String::new(),
+            entry_points: named_functions(metadata),
+            tests: strings(unit_tests, "unit_tests")?,
+        };
+        return non_empty(spec, "unit_tests");
     }
     if let Some(io) = metadata.get("input_output") {
-        let parsed;
-        let (io, source) = match io {
-            Value::String(text) => {
-                parsed = serde_json::from_str::<Value>(text)
-                    .map_err(|e| error("input_output", format!("is a string but not JSON: {e}")))?;
-                (&parsed, Some(text.clone()))
-            }
-            other => (other, None),
-        };
-        let object = io.as_object().ok_or_else(|| {
-            error(
-                "input_output",
-                "must be an object with `inputs` and `outputs`",
-            )
-        })?;
-        let inputs = object
-            .get("inputs")
-            .and_then(Value::as_array)
-            .ok_or_else(|| error("input_output.inputs", "must be a list"))?;
-        let outputs = object
-            .get("outputs")
-            .and_then(Value::as_array)
-            .ok_or_else(|| error("input_output.outputs", "must be a list"))?;
-        if inputs.len() != outputs.len() {
-            return Err(error(
-                "input_output",
-                format!("{} inputs but {} outputs", inputs.len(), outputs.len()),
-            ));
-        }
-        let spec = match object.get("fn_name").and_then(Value::as_str) {
-            Some(function) => {
-                if !python_identifier(function) {
-                    return Err(error("input_output.fn_name", "must be a Python identifier"));
-                }
-                TestSpec::Calls {
-                    function: function.to_owned(),
-                    cases: inputs
-                        .iter()
-                        .cloned()
-                        .zip(outputs.iter().cloned())
-                        .collect(),
-                    source,
-                }
-            }
-            None => {
-                let text = |value: &Value, field: String| -> Result<String, InputError> {
-                    match value {
-                        Value::String(text) => Ok(text.clone()),
-                        Value::Array(lines) => Ok(lines
-                            .iter()
-                            .map(|l| {
-                                l.as_str()
-                                    .map(str::to_owned)
-                                    .unwrap_or_else(|| l.to_string())
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")),
-                        _ => Err(error(&field, "must be a string")),
-                    }
-                };
-                let cases = inputs
-                    .iter()
-                    .zip(outputs)
-                    .enumerate()
-                    .map(|(i, (input, output))| {
-                        Ok((
-                            text(input, format!("input_output.inputs[{i}]"))?,
-                            text(output, format!("input_output.outputs[{i}]"))?,
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, InputError>>()?;
-                TestSpec::Stdio { cases }
-            }
-        };
-        return non_empty(spec, "input_output");
+        return non_empty(apps(io)?, "input_output");
     }
-    if let Some(stdio) = metadata.get("stdio") {
-        let cases = stdio
-            .as_array()
-            .ok_or_else(|| error("stdio", "must be a list of {input, output}"))?;
-        let cases = cases
-            .iter()
-            .enumerate()
-            .map(|(i, case)| {
-                let field = |name: &str| {
-                    case.get(name)
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .ok_or_else(|| error(&format!("stdio[{i}].{name}"), "must be a string"))
-                };
-                Ok((field("input")?, field("output")?))
-            })
-            .collect::<Result<Vec<_>, InputError>>()?;
-        return non_empty(TestSpec::Stdio { cases }, "stdio");
+    if let Some(cases) = metadata.get("stdio") {
+        return non_empty(stdio(cases)?, "stdio");
     }
     Err(InputError {
         field: "metadata".into(),
         message: "no tests: give `test` + `entry_point` (HumanEval), `test_list` (MBPP), `unit_tests`, `input_output` (APPS) or `stdio`".into(),
     })
+}
+
+/// HumanEval: `test` defines `check(candidate)`, called with `entry_point`; the prompt's
+/// helpers are the tests'.
+fn humaneval(metadata: &Map<String, Value>, test: &str) -> Result<TestSpec, InputError> {
+    let entry_point = string(metadata, "entry_point")?.ok_or_else(|| {
+        error(
+            "entry_point",
+            "HumanEval tests need `entry_point` next to `test`",
+        )
+    })?;
+    if !python_identifier(entry_point) {
+        return Err(error("entry_point", "must be a Python identifier"));
+    }
+    Ok(TestSpec::Asserts {
+        setup: String::new(),
+        prelude: metadata
+            .get("prompt")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        entry_points: vec![entry_point.to_owned()],
+        tests: vec![format!("{test}\ncheck({entry_point})")],
+    })
+}
+
+/// MBPP: `test_list` asserts, with `test_imports` and `test_setup_code` run first.
+fn mbpp(metadata: &Map<String, Value>, list: &Value) -> Result<TestSpec, InputError> {
+    let tests = strings(list, "test_list")?;
+    let mut setup = String::new();
+    if let Some(imports) = metadata.get("test_imports").filter(|v| !v.is_null()) {
+        setup.push_str(&strings(imports, "test_imports")?.join("\n"));
+        setup.push('\n');
+    }
+    if let Some(code) = string(metadata, "test_setup_code")? {
+        setup.push_str(code);
+    }
+    Ok(TestSpec::Asserts {
+        setup,
+        prelude: String::new(),
+        entry_points: named_functions(metadata),
+        tests,
+    })
+}
+
+/// APPS `input_output` (an object, or that object as a JSON string): function calls with
+/// `fn_name`, else stdin/stdout cases.
+fn apps(io: &Value) -> Result<TestSpec, InputError> {
+    let parsed;
+    let (io, source) = match io {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text)
+                .map_err(|e| error("input_output", format!("is a string but not JSON: {e}")))?;
+            (&parsed, Some(text.clone()))
+        }
+        other => (other, None),
+    };
+    let object = io.as_object().ok_or_else(|| {
+        error(
+            "input_output",
+            "must be an object with `inputs` and `outputs`",
+        )
+    })?;
+    let list = |name: &str| {
+        object
+            .get(name)
+            .and_then(Value::as_array)
+            .ok_or_else(|| error(&format!("input_output.{name}"), "must be a list"))
+    };
+    let (inputs, outputs) = (list("inputs")?, list("outputs")?);
+    if inputs.len() != outputs.len() {
+        return Err(error(
+            "input_output",
+            format!("{} inputs but {} outputs", inputs.len(), outputs.len()),
+        ));
+    }
+    let Some(function) = object.get("fn_name").and_then(Value::as_str) else {
+        let cases = inputs
+            .iter()
+            .zip(outputs)
+            .enumerate()
+            .map(|(i, (input, output))| {
+                Ok((
+                    apps_text(input, format!("input_output.inputs[{i}]"))?,
+                    apps_text(output, format!("input_output.outputs[{i}]"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, InputError>>()?;
+        return Ok(TestSpec::Stdio { cases });
+    };
+    if !python_identifier(function) {
+        return Err(error("input_output.fn_name", "must be a Python identifier"));
+    }
+    Ok(TestSpec::Calls {
+        function: function.to_owned(),
+        cases: inputs
+            .iter()
+            .cloned()
+            .zip(outputs.iter().cloned())
+            .collect(),
+        source,
+    })
+}
+
+/// An APPS stdin or stdout: a string, or a list of lines.
+fn apps_text(value: &Value, field: String) -> Result<String, InputError> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Array(lines) => Ok(lines
+            .iter()
+            .map(|l| {
+                l.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| l.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")),
+        _ => Err(error(&field, "must be a string")),
+    }
+}
+
+/// `stdio: [{input, output}]`.
+fn stdio(cases: &Value) -> Result<TestSpec, InputError> {
+    let cases = cases
+        .as_array()
+        .ok_or_else(|| error("stdio", "must be a list of {input, output}"))?;
+    let cases = cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let field = |name: &str| {
+                case.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| error(&format!("stdio[{i}].{name}"), "must be a string"))
+            };
+            Ok((field("input")?, field("output")?))
+        })
+        .collect::<Result<Vec<_>, InputError>>()?;
+    Ok(TestSpec::Stdio { cases })
 }
 
 fn non_empty(spec: TestSpec, field: &str) -> Result<TestSpec, InputError> {

@@ -163,8 +163,19 @@ impl<'a> Args<'a> {
     }
 }
 
-/// The typed arguments of instruction `id`; `None` if the id is unknown.
+/// The typed arguments of instruction `id`; `None` if the id is unknown. One function per
+/// group of instructions.
 fn build(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
+    match id.split(':').next() {
+        Some("keywords") => keywords(id, a),
+        Some("length_constraints") => length_constraints(id, a),
+        Some("detectable_content" | "detectable_format") => detectable(id, a),
+        _ => other(id, a),
+    }
+}
+
+/// `keywords:*`: keywords present, counted, forbidden, a letter's frequency.
+fn keywords(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
     use Kind::*;
     Ok(Some(match id {
         "keywords:existence" => {
@@ -219,18 +230,14 @@ fn build(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
                 relation: a.relation("let_relation")?,
             }
         }
-        "language:response_language" => {
-            let language = a.string("language")?;
-            if !LANGUAGE_CODES.contains(&language) {
-                return Err(err(
-                    a.field("language"),
-                    format!("unsupported language code {language:?}"),
-                ));
-            }
-            ResponseLanguage {
-                language: language.to_string(),
-            }
-        }
+        _ => return Ok(None),
+    }))
+}
+
+/// `length_constraints:*`: sentences, paragraphs, words.
+fn length_constraints(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
+    use Kind::*;
+    Ok(Some(match id {
         "length_constraints:number_sentences" => NumberSentences {
             num: a.count("num_sentences")?,
             relation: a.relation("relation")?,
@@ -258,6 +265,14 @@ fn build(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
                 first_word,
             }
         }
+        _ => return Ok(None),
+    }))
+}
+
+/// `detectable_content:*` and `detectable_format:*`.
+fn detectable(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
+    use Kind::*;
+    Ok(Some(match id {
         "detectable_content:number_placeholders" => NumberPlaceholders {
             num: a.count("num_placeholders")?,
         },
@@ -291,6 +306,26 @@ fn build(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
         }
         "detectable_format:json_format" => JsonFormat,
         "detectable_format:title" => Title,
+        _ => return Ok(None),
+    }))
+}
+
+/// Language, combination, start/end, case and punctuation instructions.
+fn other(id: &str, a: &mut Args) -> Result<Option<Kind>, SpecError> {
+    use Kind::*;
+    Ok(Some(match id {
+        "language:response_language" => {
+            let language = a.string("language")?;
+            if !LANGUAGE_CODES.contains(&language) {
+                return Err(err(
+                    a.field("language"),
+                    format!("unsupported language code {language:?}"),
+                ));
+            }
+            ResponseLanguage {
+                language: language.to_string(),
+            }
+        }
         "combination:two_responses" => TwoResponses,
         "combination:repeat_prompt" => RepeatPrompt {
             prompt: a.text("prompt_to_repeat")?.to_lowercase(),
