@@ -26,6 +26,10 @@ config = { timeout_ms = 3000, memory_mb = 128, output_bytes = 65536 }
 kind = "code"
 config = { timeout_ms = 60000, memory_mb = 128 }
 
+[judges.code315_fast]
+kind = "code"
+config = { language = "python3.15", timeout_ms = 1000, memory_mb = 512 }
+
 [judges.code_fence_only]
 kind = "code"
 config = { extract = "last_fence" }
@@ -647,5 +651,27 @@ def area(r):
         Verdict::Pass,
         "{}",
         verdict("alias-right").1
+    );
+    // Host calls that cost more than they are charged (stat on the preopened library, run on
+    // the worker's thread) end on the run's CPU cap as out of time, not at the wall-clock net
+    // as an `error` (found by review: 55 s and `error`).
+    let started = std::time::Instant::now();
+    let stat_loop = judge(
+        &server,
+        "code315_fast",
+        vec![
+            Item::new(
+                "p",
+                "import os\ndef f():\n    while True:\n        os.stat('/usr/local/lib')\n",
+            )
+            .with_metadata(metadata(json!({"unit_tests": ["assert f() == 1"]}))),
+        ],
+    )
+    .await;
+    assert_eq!(stat_loop.results[0].verdict, Verdict::Fail, "{stat_loop:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(14),
+        "{:?}",
+        started.elapsed()
     );
 }

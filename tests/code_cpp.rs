@@ -305,12 +305,30 @@ async fn the_compile_step_is_contained() {
             "constexpr long f(){ long x = 0; while (true) x++; return x; }\nconstexpr long v = f();\nint main(){ return (int)v; }".into(),
             "errors",
         ),
+        // An import the program declares itself: the sandbox will not run such a module.
+        (
+            "foreign import",
+            "__attribute__((import_module(\"env\"), import_name(\"nope\"))) int nope(int);\nint main(int argc, char **argv){ return argc > 5 ? nope(argc) : 0; }".into(),
+            "invalid_module",
+        ),
+        // A 200 MB initialised array is part of the module: refused before it fills caches.
+        (
+            "initialised giant",
+            "static char big[200 << 20] = {1, 2, 3};\nint main(int c, char **v){ return big[c * 1000]; }".into(),
+            "too_large|output_limit",
+        ),
     ];
+    let started = std::time::Instant::now();
     let items = cases
         .iter()
         .map(|(_, code, _)| Item::new("p", fenced(code)).with_metadata(tests.clone()))
         .collect();
     let answer = judge(&server, "cpp", items).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the hostile compiles took {:?}",
+        started.elapsed()
+    );
     for ((name, _, reasons), result) in cases.iter().zip(&answer.results) {
         let verdict = &result.judges[0];
         assert_eq!(verdict.verdict, Verdict::Fail, "{name}: {verdict:?}");
@@ -329,6 +347,32 @@ async fn the_compile_step_is_contained() {
             );
         }
     }
+    // The compiler's own stdio are files in its directory, never pipes it could wait on:
+    // `#include "/dev/stdout"` blocked the compiler until the safety net (an `error`, found by
+    // review); now it includes what the compiler wrote so far (nothing), and the program,
+    // which prints nothing, fails at once.
+    let started = std::time::Instant::now();
+    let own: Vec<Item> = [
+        "/dev/stdout",
+        "/proc/self/fd/1",
+        "/proc/self/fd/2",
+        "/dev/stdin",
+    ]
+    .iter()
+    .map(|path| {
+        Item::new("p", fenced(&format!("#include \"{path}\"\nint main(){{}}")))
+            .with_metadata(tests.clone())
+    })
+    .collect();
+    let answer = judge(&server, "cpp", own).await;
+    for result in &answer.results {
+        assert_eq!(result.verdict, Verdict::Fail, "{:?}", result.judges[0]);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     // Still serving, and compiling.
     let ok = fenced("#include <cstdio>\nint main(){ puts(\"ok\"); }");
     let answer = judge(
@@ -434,6 +478,71 @@ async fn cpp_runs_are_contained() {
     }
 }
 
+/// What a compiled program costs stays within its budget whatever it does: a pointer chase
+/// through memory (each load a cache miss, ~100x the time per instruction the budget assumes)
+/// ends on its CPU cap as out of time, a storm of `poll_oneoff` subscriptions is refused and
+/// charged; zero-initialised giant arrays compile (their bytes are not in the module) and run
+/// when the memory limit allows, and fail as memory when it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_programs_stay_within_their_budgets() {
+    let _serial = SERIAL.lock().await;
+    let server = server(Backend::Sqlite)
+        .config(
+            r#"
+[judges.cpp_short]
+kind = "code"
+config = { language = "cpp", timeout_ms = 500, memory_mb = 512 }
+"#,
+        )
+        .start();
+    let tests = metadata(json!({"stdio": [{"input": "", "output": "ok"}]}));
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "pointer chase",
+            "#include <cstdio>\n#include <cstdlib>\nint main(){ const unsigned n = 24u << 20; unsigned *a = (unsigned *)malloc((size_t)n * 4); for (unsigned i = 0; i < n; i++) a[i] = i; unsigned long long s = 88172645463325252ull; for (unsigned i = n - 1; i > 0; i--) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; unsigned j = s % i, t = a[i]; a[i] = a[j]; a[j] = t; } unsigned p = 0; for (unsigned long long k = 0; k < (1ull << 40); k++) p = a[p]; printf(\"%u\\n\", p); }",
+            "timeout",
+        ),
+        (
+            "poll storm",
+            "#include <cstdlib>\n#include <wasi/api.h>\nint main(){ size_t n = 1u << 20; __wasi_subscription_t *s = (__wasi_subscription_t *)calloc(n, sizeof(__wasi_subscription_t)); __wasi_event_t *e = (__wasi_event_t *)malloc(n * sizeof(__wasi_event_t)); for (size_t i = 0; i < n; i++) { s[i].u.tag = __WASI_EVENTTYPE_CLOCK; s[i].u.u.clock.id = __WASI_CLOCKID_MONOTONIC; } size_t got; for (;;) __wasi_poll_oneoff(s, e, n, &got); }",
+            "timeout",
+        ),
+        (
+            "zero-initialised 600 MB",
+            "#include <cstdio>\nstatic int big[150000000];\nint main(int c, char **v){ big[c] = 1; puts(big[1] ? \"ok\" : \"no\"); }",
+            "memory",
+        ),
+    ];
+    let started = std::time::Instant::now();
+    let items = cases
+        .iter()
+        .map(|(_, code, _)| Item::new("p", fenced(code)).with_metadata(tests.clone()))
+        .collect();
+    let answer = judge(&server, "cpp_short", items).await;
+    for ((name, _, reason), result) in cases.iter().zip(&answer.results) {
+        let verdict = &result.judges[0];
+        assert_eq!(verdict.verdict, Verdict::Fail, "{name}: {verdict:?}");
+        let outcome = &verdict.details.as_ref().unwrap()["tests"][0]["outcome"];
+        assert_eq!(outcome, reason, "{name}: {verdict:?}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(90),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A zero-initialised 200 MB array within the limit compiles and runs.
+    let fits = fenced(
+        "#include <cstdio>\nstatic int big[50000000];\nint main(int c, char **v){ big[c] = 1; big[49999999] = 2; puts(big[1] + big[49999999] == 3 ? \"ok\" : \"no\"); }",
+    );
+    let answer = judge(
+        &server,
+        "cpp_short",
+        vec![Item::new("p", fits.as_str()).with_metadata(tests)],
+    )
+    .await;
+    assert_eq!(answer.results[0].verdict, Verdict::Pass, "{answer:?}");
+}
+
 /// Problems with more than one right output: the item's checker (testlib's convention: files
 /// `input`, `output`, `answer`, exit 0 accepts) decides, in Python or C++, for every language.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -494,14 +603,53 @@ async fn checkers_accept_any_right_output() {
             );
         }
     }
-    // A checker that crashes makes the item an error (the item is broken, not the program).
-    let broken = Item::new("p", "```python\nprint(1, 9)\n```").with_metadata(metadata(json!({
-        "language": "python",
-        "stdio": [{"input": input, "output": answer_file}],
-        "checker": {"language": "cpp", "code": "int main(){ __builtin_trap(); }"},
-    })));
-    let answer = judge(&server, "cpp", vec![broken]).await;
-    assert_eq!(answer.results[0].verdict, Verdict::Error, "{answer:?}");
+    // A checker that crashes on the output rejects it (a program cannot escape a `fail` by
+    // upsetting the checker); a checker that does not even compile makes the item an error.
+    let item = |checker: &str| {
+        Item::new("p", "```python\nprint(1, 9)\n```").with_metadata(metadata(json!({
+            "language": "python",
+            "stdio": [{"input": input, "output": answer_file}],
+            "checker": {"language": "cpp", "code": checker},
+        })))
+    };
+    let answer = judge(
+        &server,
+        "cpp",
+        vec![
+            item("int main(){ __builtin_trap(); }"),
+            item("int main(){ return undeclared; }"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.results[0].verdict, Verdict::Fail, "{answer:?}");
+    assert_eq!(answer.results[1].verdict, Verdict::Error, "{answer:?}");
+    // A testlib-style checker reads the files its arguments name (`checker input output
+    // answer`): the arguments reach compiled checkers too (a checker that could not open them
+    // and compared two unread zeros passed every wrong program, found by review).
+    let testlib_style = "#include <cstdio>\nint main(int argc, char **argv){ if (argc != 4) return 3; FILE *o = fopen(argv[2], \"r\"), *a = fopen(argv[3], \"r\"); long long x = -1, y = -2; if (!o || !a || fscanf(o, \"%lld\", &x) != 1 || fscanf(a, \"%lld\", &y) != 1) return 2; return x == y ? 0 : 1; }";
+    let stdio = json!([{"input": "1 2", "output": "3"}]);
+    let solutions: &[(&str, Verdict)] = &[
+        (
+            "int main(){ int a, b; scanf(\"%d %d\", &a, &b); printf(\"%d\\n\", a + b); }",
+            Verdict::Pass,
+        ),
+        (
+            "int main(){ int a, b; scanf(\"%d %d\", &a, &b); printf(\"%d\\n\", a * b + 7); }",
+            Verdict::Fail,
+        ),
+    ];
+    let items = solutions
+        .iter()
+        .map(|(code, _)| {
+            Item::new("p", fenced(&format!("#include <cstdio>\n{code}"))).with_metadata(metadata(
+                json!({"stdio": stdio, "checker": {"language": "cpp", "code": testlib_style}}),
+            ))
+        })
+        .collect();
+    let answer = judge(&server, "cpp", items).await;
+    for ((code, want), result) in solutions.iter().zip(&answer.results) {
+        assert_eq!(result.verdict, *want, "{code}: {:?}", result.judges[0]);
+    }
 }
 
 /// SandboxFusion's `run_code` with `cpp` and `c`: `compile_result` filled as it does.

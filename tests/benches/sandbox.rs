@@ -398,7 +398,7 @@ async fn cpp_figures() {
         let mut fuel = 0;
         for _ in 0..5 {
             let out = sandbox
-                .run_program(&program, Vec::new(), limits.clone())
+                .run_program(&program, &[], Vec::new(), limits.clone())
                 .await
                 .unwrap();
             assert_eq!(out.stdout, native_out, "{name}: same output as native");

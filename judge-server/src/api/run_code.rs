@@ -279,7 +279,7 @@ async fn run(
             }
             Runnable::Compiled { program, stdin } => {
                 sandbox
-                    .run_program(&program, stdin, plan.limits.clone())
+                    .run_program(&program, &[], stdin, plan.limits.clone())
                     .await
             }
         };
@@ -312,7 +312,7 @@ async fn run(
         }
         Runnable::Compiled { program, stdin } => {
             sandbox
-                .run_program_in_dir(&program, stdin, plan.limits.clone(), workdir)
+                .run_program_in_dir(&program, &[], stdin, plan.limits.clone(), workdir)
                 .await
         }
     };

@@ -38,6 +38,15 @@ pub const WALL_FACTOR: u32 = 10;
 pub const COMPILED_WALL_FACTOR: u32 = 30;
 pub const WALL_SLACK: Duration = Duration::from_secs(5);
 
+/// CPU time a run may use, in multiples of its budget: past it the run ends as out of time
+/// (`Exit::Timeout`, a `fail`), like running out of fuel. Fuel counts instructions; a program
+/// can make each one cost far more than the budget assumes (a pointer chase through 200 MB
+/// misses the cache on every load: ~130x the time per instruction; host calls that stat
+/// files), and without this it would hold a core until the wall-clock net and get `error`.
+/// Normal programs use 0.2-4.5x their budget's CPU time (`MOJ_BENCH_ONLY=cpp`, CPython ~1x),
+/// so the cap only ends pathological ones, on any machine.
+pub const CPU_FACTOR: u32 = 8;
+
 /// How much fuel a guest runs between two yields to its worker's executor (about 2 ms of
 /// budget): where the safety net's deadline and a dropped request are noticed, and where the
 /// two runs of a pair take turns. Fuel yields replace epoch interruption, whose check on every
@@ -118,6 +127,9 @@ pub trait Clocked {
 }
 
 const SUBSCRIPTION_BYTES: u32 = 48;
+/// Subscriptions one `poll_oneoff` may wait on, and the fuel each costs.
+const MAX_SUBSCRIPTIONS: u32 = 1024;
+const SUBSCRIPTION_FUEL: u64 = 500;
 const CLOCK_REALTIME: u32 = 0;
 const CLOCK_MONOTONIC: u32 = 1;
 const EVENT_BYTES: u32 = 32;
@@ -188,9 +200,12 @@ fn virtual_poll<T: Clocked>(
     count: u32,
     written: u32,
 ) -> wasmtime::Result<i32> {
-    if count == 0 {
+    // A program waits on a few clocks at a time; a million subscriptions in one call is host
+    // work (and memory) the budget would not see: refused, and each one charged.
+    if count == 0 || count > MAX_SUBSCRIPTIONS {
         return Ok(ERRNO_INVAL);
     }
+    super::host_work::spend(&mut *caller, u64::from(count) * SUBSCRIPTION_FUEL)?;
     let Some(memory) = caller
         .get_export("memory")
         .and_then(wasmtime::Extern::into_memory)

@@ -237,6 +237,15 @@ impl Guest {
         })
     }
 
+    /// The linear memory the module declares at start (0 when it declares none).
+    pub fn initial_memory_bytes(&self) -> usize {
+        self.pre
+            .module()
+            .resources_required()
+            .max_initial_memory_size
+            .map_or(0, |pages| pages as usize * 65_536)
+    }
+
     /// A compiled module (a C/C++ program or a plugin) rather than an interpreter: the wider
     /// wall-clock net of `fuel::COMPILED_WALL_FACTOR`.
     pub fn compiled(mut self) -> Guest {
@@ -332,12 +341,14 @@ impl Guest {
         })?;
         // The safety net: checked at every fuel yield while the guest computes, and ending a
         // run blocked in a host call (a pipe nobody writes to).
+        let cpu_cap = limits.timeout.saturating_mul(fuel::CPU_FACTOR);
         let outcome = self
             .enter(
                 &instance,
                 &mut store,
                 argv,
                 wall + Duration::from_millis(50),
+                cpu_cap,
             )
             .await?;
         let full = output.stdout.contents().len() >= limits.output_bytes
@@ -371,6 +382,9 @@ impl Guest {
         clock: &fuel::VirtualClock,
     ) -> Result<(WasiP1Ctx, bool), SandboxError> {
         let mut wasi = WasiCtxBuilder::new();
+        // File operations (a work directory, CPython 3.15's library) run on the worker's own
+        // thread, so their CPU time counts against the run's CPU cap (`fuel::CPU_FACTOR`).
+        wasi.allow_blocking_current_thread(true);
         wasi.args(argv)
             .stderr(output.stderr.clone())
             .monotonic_clock(clock.clone())
@@ -449,6 +463,7 @@ impl Guest {
         store: &mut Store<RunState>,
         argv: &[String],
         budget: Duration,
+        cpu_cap: Duration,
     ) -> Result<Entered, SandboxError> {
         let missing = |what: &str, e: wasmtime::Error| {
             SandboxError::Internal(format!("{} has no {what}: {e:#}", self.name))
@@ -458,30 +473,30 @@ impl Guest {
                 let start = instance
                     .get_typed_func::<(), ()>(&mut *store, "_start")
                     .map_err(|e| missing("_start", e))?;
-                tokio::time::timeout(budget, start.call_async(&mut *store, ()))
-                    .await
-                    .map(|ended| ended.map(|()| 0))
+                let call = async { start.call_async(&mut *store, ()).await.map(|()| 0) };
+                tokio::time::timeout(budget, CpuCapped::new(call, cpu_cap)).await
             }
             Entry::Reactor { export } => {
                 let run = instance
                     .get_typed_func::<(), i32>(&mut *store, export)
                     .map_err(|e| missing(export, e))?;
-                tokio::time::timeout(budget, run.call_async(&mut *store, ())).await
+                let call = run.call_async(&mut *store, ());
+                tokio::time::timeout(budget, CpuCapped::new(call, cpu_cap)).await
             }
             Entry::PythonSnapshot { .. } => {
                 let program = argv.get(2).map_or("", String::as_str);
                 let entry = SnapshotEntry::find(instance, &mut *store)?;
                 let program = entry.c_string(&mut *store, program).await?;
                 let epilogue = entry.c_string(&mut *store, snapshot::EPILOGUE).await?;
-                tokio::time::timeout(budget, async {
+                let call = async {
                     let status = entry.run.call_async(&mut *store, (program, 0)).await?;
                     // The program returned (an uncaught exception included): exit handlers
                     // and flushing, as `python -c` does when it ends.
                     entry.run.call_async(&mut *store, (epilogue, 0)).await?;
                     // `python -c` exits with 1 after an uncaught exception.
                     Ok(if status == 0 { 0 } else { 1 })
-                })
-                .await
+                };
+                tokio::time::timeout(budget, CpuCapped::new(call, cpu_cap)).await
             }
         })
     }
@@ -493,9 +508,67 @@ struct Captured {
     stderr: MemoryOutputPipe,
 }
 
-/// How the guest's entry returned: within the wall-clock budget or not, and then its status
-/// or the trap (an exit through `proc_exit` is an `I32Exit` error).
-type Entered = Result<wasmtime::Result<i32>, tokio::time::error::Elapsed>;
+/// How the guest's entry returned: within the wall-clock budget or not, within its CPU cap or
+/// not, and then its status or the trap (an exit through `proc_exit` is an `I32Exit` error).
+type Entered = Result<Result<wasmtime::Result<i32>, CpuExceeded>, tokio::time::error::Elapsed>;
+
+/// The run used more CPU time than its cap (`fuel::CPU_FACTOR`).
+struct CpuExceeded;
+
+/// A guest's call, ended when the CPU time spent polling it passes `cap`. The guest yields
+/// every `fuel::YIELD_FUEL` and returns from every host call into this poll, so the time is
+/// looked at every ~2 ms of budget; only time on this thread counts (a run waiting on a pipe,
+/// or for a core on a busy host, uses none).
+struct CpuCapped<F> {
+    call: std::pin::Pin<Box<F>>,
+    used: Duration,
+    cap: Duration,
+}
+
+impl<F> CpuCapped<F> {
+    fn new(call: F, cap: Duration) -> CpuCapped<F> {
+        CpuCapped {
+            call: Box::pin(call),
+            used: Duration::ZERO,
+            cap,
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CpuCapped<F> {
+    type Output = Result<F::Output, CpuExceeded>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let before = thread_cpu_time();
+        let polled = self.call.as_mut().poll(cx);
+        let spent = thread_cpu_time().saturating_sub(before);
+        self.used += spent;
+        match polled {
+            std::task::Poll::Ready(output) => std::task::Poll::Ready(Ok(output)),
+            std::task::Poll::Pending if self.used > self.cap => {
+                std::task::Poll::Ready(Err(CpuExceeded))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
 
 /// After each host call: a full stdout/stderr ends the run (some interpreters, QuickJS, ignore
 /// failed writes and would otherwise flood until the deadline), so does a work directory past
@@ -534,8 +607,9 @@ fn watch_limits(
 fn exit_of(outcome: Entered) -> Exit {
     let error = match outcome {
         Err(_elapsed) => return Exit::WallClock,
-        Ok(Ok(code)) => return Exit::Code(code),
-        Ok(Err(error)) => error,
+        Ok(Err(CpuExceeded)) => return Exit::Timeout,
+        Ok(Ok(Ok(code))) => return Exit::Code(code),
+        Ok(Ok(Err(error))) => error,
     };
     if let Some(code) = error.downcast_ref::<I32Exit>() {
         return Exit::Code(code.0);

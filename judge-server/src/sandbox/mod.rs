@@ -43,6 +43,8 @@ pub use programs::CompiledProgram;
 
 /// File name of the CPython runtime inside `sandbox.runtime_dir`.
 pub const PYTHON_WASM: &str = "python-3.12.0.wasm";
+/// Compiled C/C++ programs kept loaded (each at most `compiler::MAX_MODULE_BYTES`).
+const LOADED_PROGRAMS: usize = 64;
 /// File name of the QuickJS-ng runtime inside `sandbox.runtime_dir`.
 pub const QUICKJS_WASM: &str = "quickjs.wasm";
 
@@ -246,7 +248,7 @@ impl Sandbox {
                 engine.clone(),
                 cache.clone(),
                 config.max_memory_mb * 1024 * 1024,
-                config.max_loaded_plugins,
+                LOADED_PROGRAMS,
             ),
             python_snapshot,
             python_snapshot_state,

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use super::compiler::{Dialect, Rejected};
 use super::guest::{Guest, Io, Workdir};
-use super::{RunLimits, RunOutput, Sandbox, SandboxError};
+use super::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
 
 /// A program ready to run: its module loaded, and what its compile said.
 #[derive(Clone)]
 pub struct CompiledProgram {
     guest: Arc<Guest>,
+    /// The linear memory the program starts with (its static data and stack).
+    initial_memory_bytes: usize,
     /// The compiler's warnings.
     pub diagnostics: String,
     /// Time spent compiling now (zero when it came from the cache).
@@ -34,32 +36,45 @@ impl Sandbox {
         };
         let sandbox = Arc::clone(self);
         let wasm = Arc::clone(&program.wasm);
-        let guest = tokio::task::spawn_blocking(move || sandbox.programs.compile(&wasm))
+        let loaded = tokio::task::spawn_blocking(move || sandbox.programs.compile(&wasm))
             .await
-            .map_err(|e| SandboxError::Internal(format!("loading the program failed: {e}")))?
-            .map_err(|e| SandboxError::Internal(format!("the compiled program: {e}")))?;
+            .map_err(|e| SandboxError::Internal(format!("loading the program failed: {e}")))?;
+        // A module the sandbox will not run (an import it declared itself, too many table
+        // elements) is the program's doing: it does not compile, as far as a judge is
+        // concerned.
+        let guest = match loaded {
+            Ok(guest) => guest,
+            Err(invalid) => {
+                return Ok(Err(Rejected {
+                    reason: "invalid_module",
+                    diagnostics: invalid.to_string(),
+                    elapsed: program.elapsed,
+                }));
+            }
+        };
+        let initial_memory_bytes = guest.initial_memory_bytes();
         Ok(Ok(CompiledProgram {
             guest,
+            initial_memory_bytes,
             diagnostics: program.diagnostics,
             elapsed: program.elapsed,
             cached: program.cached,
         }))
     }
 
-    /// Runs a compiled program with `stdin`, in a fresh instance.
+    /// Runs a compiled program with `args` (after argv[0]) and `stdin`, in a fresh instance.
     pub async fn run_program(
         &self,
         program: &CompiledProgram,
+        args: &[String],
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
-        self.run_guest(
-            Arc::clone(&program.guest),
-            vec!["main".to_owned()],
-            stdin,
-            limits,
-        )
-        .await
+        if let Some(output) = too_big_to_start(program, &limits) {
+            return Ok(output);
+        }
+        self.run_guest(Arc::clone(&program.guest), argv(args), stdin, limits)
+            .await
     }
 
     /// Runs a compiled program in a fresh instance that sees `dir` as its root and working
@@ -67,21 +82,50 @@ impl Sandbox {
     pub async fn run_program_in_dir(
         &self,
         program: &CompiledProgram,
+        args: &[String],
         stdin: Vec<u8>,
         limits: RunLimits,
         dir: Workdir,
     ) -> Result<RunOutput, SandboxError> {
         self.check_memory(&limits)?;
+        if let Some(output) = too_big_to_start(program, &limits) {
+            return Ok(output);
+        }
         let guest = Arc::clone(&program.guest);
+        let argv = argv(args);
         self.submit(move || {
             Box::pin(async move {
                 let io = Io {
                     dir: Some(dir),
                     ..Io::bytes(stdin)
                 };
-                guest.run(&["main".to_owned()], io, &limits).await
+                guest.run(&argv, io, &limits).await
             })
         })
         .await
     }
+}
+
+fn argv(args: &[String]) -> Vec<String> {
+    std::iter::once("main".to_owned())
+        .chain(args.iter().cloned())
+        .collect()
+}
+
+/// A program whose static data alone is past the run's memory limit ends as a memory failure,
+/// the program's doing, without starting.
+fn too_big_to_start(program: &CompiledProgram, limits: &RunLimits) -> Option<RunOutput> {
+    (program.initial_memory_bytes > limits.memory_bytes).then(|| RunOutput {
+        exit: Exit::Trap(format!(
+            "the program needs {} MiB of memory at start (its static data and stack); the limit \
+             is {} MiB",
+            program.initial_memory_bytes >> 20,
+            limits.memory_bytes >> 20
+        )),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        memory_denied: true,
+        elapsed: Duration::ZERO,
+        fuel_used: 0,
+    })
 }

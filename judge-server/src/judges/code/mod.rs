@@ -508,6 +508,10 @@ fn compile_failure(rejected: &Rejected) -> Judgement {
         "memory_limit" => "compiling the program took more than its memory limit".to_owned(),
         "output_limit" => "compiling the program wrote more than the file size limit".to_owned(),
         "too_large" => rejected.diagnostics.clone(),
+        "invalid_module" => format!(
+            "the compiled program cannot run here: {}",
+            rejected.diagnostics
+        ),
         other => format!("the compiler ended abnormally ({other}): {first_error}"),
     };
     Judgement::fail(reason).with_score(0.0).with_details(json!({

@@ -6,8 +6,10 @@
 //! than one right output. It follows testlib's convention: it runs in the sandbox, in a fresh
 //! directory holding the files `input` (the case's input), `output` (the program's output) and
 //! `answer` (the expected output), with those three names as its arguments; exit 0 accepts the
-//! output, any other exit rejects it (its message is kept). A checker that runs out of budget,
-//! crashes or cannot run makes the item an `error`: the item's checker failed, not the program.
+//! output, any other exit rejects it (its message is kept), and so does a checker that runs
+//! out of budget or crashes on it (as a testlib checker rejects output it cannot read); a
+//! checker the sandbox cannot run at all (or stopped by the wall-clock net) makes the item an
+//! `error`.
 
 use std::path::Path;
 
@@ -53,7 +55,7 @@ impl Runner<'_> {
             }
             Runner::Compiled(program) => {
                 sandbox
-                    .run_program(program, input.as_bytes().to_vec(), limits)
+                    .run_program(program, &[], input.as_bytes().to_vec(), limits)
                     .await
             }
         }
@@ -77,7 +79,7 @@ impl Runner<'_> {
             }
             Runner::Compiled(program) => {
                 sandbox
-                    .run_program_in_dir(program, Vec::new(), limits, dir)
+                    .run_program_in_dir(program, args, Vec::new(), limits, dir)
                     .await
             }
         }
@@ -173,6 +175,11 @@ pub(super) async fn judge_stdio(
             Err(error) => return Judgement::error(error.to_string()),
         };
         if output.exit == Exit::WallClock {
+            // The host was too slow for this case: an `error`, unless an earlier case already
+            // failed (the item fails whatever this one would have done).
+            if first_failure.is_some() {
+                break;
+            }
             return wall_clock_error(&output);
         }
         let verdict = match &output.exit {
@@ -284,7 +291,18 @@ async fn run_checker(
                 format!("the checker rejected the output (exit {code}): {said}"),
             )
         }
-        exit => CaseVerdict::CheckerFailed(describe_abnormal(exit, &ran)),
+        // The checker ran out of budget, memory or output, or crashed, on this output: as
+        // testlib's checkers reject what they cannot read, the output is rejected (an `error`
+        // here would let a program escape a `fail` by upsetting the checker); only a checker
+        // the sandbox could not run at all makes the item an `error`.
+        Exit::WallClock => CaseVerdict::CheckerFailed(describe_abnormal(&ran.exit, &ran)),
+        exit => CaseVerdict::Rejected(
+            "wrong_answer",
+            format!(
+                "the checker could not judge the output: {}",
+                describe_abnormal(exit, &ran)
+            ),
+        ),
     }
 }
 

@@ -10,7 +10,8 @@
 //!   not `/etc`, not `/proc/self/environ`, not `/dev/zero`, not the server's data.
 //! - Network: Landlock's TCP rules with no port allowed (kernels with ABI 4+), and its scopes
 //!   (ABI 6+): no connecting to abstract Unix sockets or signalling processes outside.
-//! - Environment: empty but for `TMPDIR` (the compile's directory).
+//! - Environment: empty but for `TMPDIR` (the compile's directory); stdin, stdout and stderr
+//!   are files there (`RLIMIT_FSIZE` bounds them), not pipes a source could make it wait on.
 //! - CPU, memory, file size: `setrlimit` in the child before it runs (`RLIMIT_CPU`, `RLIMIT_AS`,
 //!   `RLIMIT_FSIZE`, no core dumps); a wall-clock deadline kills the whole process group (the
 //!   driver and the linker it starts).
@@ -143,16 +144,28 @@ fn run_restricted(
     limits: &Limits,
 ) -> Result<Finished, String> {
     let started = Instant::now();
+    // stdin, stdout and stderr are regular files in the compile's own directory, never pipes:
+    // Landlock does not cover pipes reopened through `/proc/self/fd`, and a source that
+    // includes `/dev/stdout` would otherwise block the compiler on its own output for good.
+    let file = |name: &str, write: bool| {
+        std::fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .create(write)
+            .truncate(write)
+            .open(dir.join(name))
+            .map_err(|e| format!("cannot make the compiler's {name}: {e}"))
+    };
+    file(".stdin", true)?;
     let mut command = Command::new(program);
     command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("TMPDIR", dir)
-        // A pipe closed at once, not /dev/null (which the jail does not let this thread open).
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::from(file(".stdin", false)?))
+        .stdout(Stdio::from(file(".stdout", true)?))
+        .stderr(Stdio::from(file(".stderr", true)?));
     let rlimits = [
         (libc::RLIMIT_CPU, limits.cpu.as_secs().max(1)),
         (libc::RLIMIT_AS, limits.memory_bytes),
@@ -181,37 +194,19 @@ fn run_restricted(
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-    drop(child.stdin.take());
-    let stdout = capture(child.stdout.take(), limits.output_bytes);
-    let stderr = capture(child.stderr.take(), limits.output_bytes);
     let ended = wait(&mut child, started + limits.wall)?;
-    Ok(Finished {
-        ended,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
-    })
-}
-
-/// Reads a pipe to its end on its own thread, keeping the first `keep` bytes.
-fn capture(
-    pipe: Option<impl Read + Send + 'static>,
-    keep: usize,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
+    let read = |name: &str| -> Vec<u8> {
         let mut kept = Vec::new();
-        let Some(mut pipe) = pipe else {
-            return kept;
-        };
-        let mut buffer = [0u8; 8192];
-        while let Ok(read) = pipe.read(&mut buffer) {
-            if read == 0 {
-                break;
-            }
-            let room = keep.saturating_sub(kept.len());
-            kept.extend_from_slice(&buffer[..read.min(room)]);
+        if let Ok(file) = std::fs::File::open(dir.join(name)) {
+            let _ = file.take(limits.output_bytes as u64).read_to_end(&mut kept);
         }
         kept
+    };
+    Ok(Finished {
+        ended,
+        stdout: read(".stdout"),
+        stderr: read(".stderr"),
+        elapsed: started.elapsed(),
     })
 }
 

@@ -35,14 +35,19 @@ pub use jail::Ended;
 /// Shipped as `<bits/stdc++.h>`.
 const BITS_STDCXX: &str = include_str!("stdc++.h");
 /// Bumped whenever the flags below change (part of every cache key and fingerprint).
-const RECIPE: &str = "moj-cc-3: -O2 bulk-memory simd128 nontrapping-fptoint sign-ext \
+const RECIPE: &str = "moj-cc-4: -O2 -flto bulk-memory simd128 nontrapping-fptoint sign-ext \
      -fno-exceptions --stack-first stack-size=8MiB strip-all";
 /// Source texts longer than this are refused before the compiler sees them.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Diagnostics kept from a compile.
 const MAX_DIAGNOSTICS_BYTES: usize = 64 * 1024;
-/// Compiled programs kept in memory.
-const MEMORY_CACHE_ENTRIES: usize = 256;
+/// Bytes of compiled programs kept in memory (the least recently used go first).
+const MEMORY_CACHE_BYTES: usize = 128 << 20;
+/// Programs that did not compile, remembered (the same source fails again without a compile).
+const FAILURE_CACHE_ENTRIES: usize = 1024;
+/// The largest compiled program run (initialised static data is in the module: a program
+/// with a 200 MB initialised array would otherwise fill memory and disk caches).
+pub const MAX_MODULE_BYTES: usize = 16 << 20;
 
 /// A language standard: the `-std=` flag (C++: `gnu++17` unless a judge says otherwise; C:
 /// `gnu17`).
@@ -165,8 +170,8 @@ pub struct Rejected {
     pub elapsed: Duration,
 }
 
-/// A precompiled header, built once (or the reason it could not be).
-type HeaderCell = Arc<OnceCell<Result<PathBuf, String>>>;
+/// A precompiled header, built once.
+type HeaderCell = Arc<OnceCell<PathBuf>>;
 
 /// Where the toolchain's parts are.
 #[derive(Debug, Clone)]
@@ -187,7 +192,8 @@ pub struct Compiler {
     modules: DiskCache,
     limits: jail::Limits,
     permits: Semaphore,
-    memory: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
+    memory: Mutex<ByteBounded>,
+    failures: Mutex<lru::LruCache<String, Rejected>>,
     headers: Mutex<HashMap<Dialect, HeaderCell>>,
 }
 
@@ -264,8 +270,9 @@ impl Compiler {
                 wall: cpu * 3 + Duration::from_secs(5),
             },
             permits: Semaphore::new(config.max_concurrent_compiles.max(1)),
-            memory: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(MEMORY_CACHE_ENTRIES).expect("non-zero"),
+            memory: Mutex::new(ByteBounded::new(MEMORY_CACHE_BYTES)),
+            failures: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(FAILURE_CACHE_ENTRIES).expect("non-zero"),
             )),
             headers: Mutex::new(HashMap::new()),
         })
@@ -304,6 +311,14 @@ impl Compiler {
                 cached: true,
             }));
         }
+        if let Some(rejected) = self
+            .failures
+            .lock()
+            .ok()
+            .and_then(|mut f| f.get(&key).cloned())
+        {
+            return Ok(Err(rejected));
+        }
         let _permit = self
             .permits
             .acquire()
@@ -315,8 +330,13 @@ impl Compiler {
             None
         };
         let compiled = self.compile_now(dialect, source, header.as_deref()).await?;
-        if let Ok(program) = &compiled {
-            self.store(&key, &program.wasm);
+        match &compiled {
+            Ok(program) => self.store(&key, &program.wasm),
+            Err(rejected) => {
+                if let Ok(mut failures) = self.failures.lock() {
+                    failures.put(key, rejected.clone());
+                }
+            }
         }
         Ok(compiled)
     }
@@ -332,7 +352,7 @@ impl Compiler {
 
     fn cached(&self, key: &str) -> Option<Arc<Vec<u8>>> {
         if let Some(wasm) = self.memory.lock().ok()?.get(key) {
-            return Some(Arc::clone(wasm));
+            return Some(wasm);
         }
         let path = self.module_path(key);
         let wasm = Arc::new(std::fs::read(&path).ok()?);
@@ -366,9 +386,10 @@ impl Compiler {
             let mut headers = self.headers.lock().expect("not poisoned");
             Arc::clone(headers.entry(dialect).or_default())
         };
-        cell.get_or_init(|| self.build_header(dialect))
+        // A failure is not kept: the next program that needs the header tries again.
+        cell.get_or_try_init(|| self.build_header(dialect))
             .await
-            .clone()
+            .cloned()
             .map_err(SandboxError::Internal)
     }
 
@@ -460,6 +481,11 @@ impl Compiler {
         }
         args.extend(
             [
+                // Link-time optimisation of the program's own code: its object is bitcode, so a
+                // large zero-initialised array (`int big[100000000]`) is not written out as
+                // 400 MB of zeros on the way to the module (the WebAssembly object format has
+                // no .bss).
+                "-flto",
                 dialect.file_name(),
                 "-o",
                 "main.wasm",
@@ -488,6 +514,18 @@ impl Compiler {
                 let wasm = std::fs::read(work.path().join("main.wasm")).map_err(|e| {
                     SandboxError::Internal(format!("the compiler wrote no module: {e}"))
                 })?;
+                if wasm.len() > MAX_MODULE_BYTES {
+                    return Ok(Err(Rejected {
+                        reason: "too_large",
+                        diagnostics: format!(
+                            "the compiled program is {} MiB; at most {} MiB are run (large \
+                             initialised static data is part of the module)",
+                            wasm.len() >> 20,
+                            MAX_MODULE_BYTES >> 20
+                        ),
+                        elapsed: finished.elapsed,
+                    }));
+                }
                 return Ok(Ok(Program {
                     wasm: Arc::new(wasm),
                     diagnostics,
@@ -525,6 +563,40 @@ impl Compiler {
         tokio::task::spawn_blocking(move || jail::run(&jail, &dir, &clang, &args, &limits))
             .await
             .map_err(|e| format!("the compile task failed: {e}"))?
+    }
+}
+
+/// Compiled programs by key, bounded by their total size; the least recently used go first.
+struct ByteBounded {
+    entries: lru::LruCache<String, Arc<Vec<u8>>>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl ByteBounded {
+    fn new(max_bytes: usize) -> ByteBounded {
+        ByteBounded {
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<Arc<Vec<u8>>> {
+        self.entries.get(key).cloned()
+    }
+
+    fn put(&mut self, key: String, wasm: Arc<Vec<u8>>) {
+        self.bytes += wasm.len();
+        if let Some(old) = self.entries.put(key, wasm) {
+            self.bytes -= old.len();
+        }
+        while self.bytes > self.max_bytes {
+            match self.entries.pop_lru() {
+                Some((_, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
     }
 }
 
