@@ -389,7 +389,7 @@ impl Sandbox {
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
         let (guest, argv) = self.choose(language, args, &limits)?;
-        self.run_guest(guest, argv, stdin, limits).await
+        self.run_guest(guest, argv, stdin, limits, None).await
     }
 
     /// Runs `language` with `args` in a fresh instance that sees `dir` as its root and working
@@ -403,20 +403,10 @@ impl Sandbox {
         limits: RunLimits,
         dir: Workdir,
     ) -> Result<RunOutput, SandboxError> {
-        self.check_memory(&limits)?;
         let guest = self.guest(language).map_err(SandboxError::RuntimeMissing)?;
         let mut argv = vec![language.program().to_owned()];
         argv.extend_from_slice(args);
-        self.submit(move || {
-            Box::pin(async move {
-                let io = Io {
-                    dir: Some(dir),
-                    ..Io::bytes(stdin)
-                };
-                guest.run(&argv, io, &limits).await
-            })
-        })
-        .await
+        self.run_guest(guest, argv, stdin, limits, Some(dir)).await
     }
 
     /// The guest that runs `args` (the pre-initialised CPython where it can) and the full argv.
@@ -445,7 +435,8 @@ impl Sandbox {
         stdin: Vec<u8>,
         limits: RunLimits,
     ) -> Result<RunOutput, SandboxError> {
-        self.run_guest(Arc::clone(guest), vec!["plugin".to_owned()], stdin, limits)
+        let argv = vec!["plugin".to_owned()];
+        self.run_guest(Arc::clone(guest), argv, stdin, limits, None)
             .await
     }
 
@@ -459,16 +450,24 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Runs `guest` with `argv` and `stdin` on a worker, in `dir` when given.
     async fn run_guest(
         &self,
         guest: Arc<Guest>,
         argv: Vec<String>,
         stdin: Vec<u8>,
         limits: RunLimits,
+        dir: Option<Workdir>,
     ) -> Result<RunOutput, SandboxError> {
         self.check_memory(&limits)?;
         self.submit(move || {
-            Box::pin(async move { guest.run(&argv, Io::bytes(stdin), &limits).await })
+            Box::pin(async move {
+                let io = Io {
+                    dir,
+                    ..Io::bytes(stdin)
+                };
+                guest.run(&argv, io, &limits).await
+            })
         })
         .await
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::compiler::{Dialect, Rejected};
-use super::guest::{Guest, Io, Workdir};
+use super::guest::{Guest, Workdir};
 use super::{Exit, RunLimits, RunOutput, Sandbox, SandboxError};
 
 /// A program ready to run: its module loaded, and what its compile said.
@@ -73,7 +73,7 @@ impl Sandbox {
         if let Some(output) = too_big_to_start(program, &limits) {
             return Ok(output);
         }
-        self.run_guest(Arc::clone(&program.guest), argv(args), stdin, limits)
+        self.run_guest(Arc::clone(&program.guest), argv(args), stdin, limits, None)
             .await
     }
 
@@ -87,22 +87,12 @@ impl Sandbox {
         limits: RunLimits,
         dir: Workdir,
     ) -> Result<RunOutput, SandboxError> {
-        self.check_memory(&limits)?;
         if let Some(output) = too_big_to_start(program, &limits) {
             return Ok(output);
         }
         let guest = Arc::clone(&program.guest);
-        let argv = argv(args);
-        self.submit(move || {
-            Box::pin(async move {
-                let io = Io {
-                    dir: Some(dir),
-                    ..Io::bytes(stdin)
-                };
-                guest.run(&argv, io, &limits).await
-            })
-        })
-        .await
+        self.run_guest(guest, argv(args), stdin, limits, Some(dir))
+            .await
     }
 }
 
