@@ -9,7 +9,7 @@ use moj_trainer::config::{
     AdamWSettings, JudgeServerConfig, PolicyConfig, TaskConfig, TrainConfig,
 };
 use moj_trainer::judge_process::{self, JudgeServerProcess};
-use moj_trainer::metrics::{self, TaskMetrics};
+use moj_trainer::metrics::{self, RecordKind, TaskMetrics};
 use moj_trainer::model::{Model, ModelConfig, hf};
 use moj_trainer::optim::OptimizerConfig;
 use moj_trainer::rewards::RewardConfig;
@@ -163,7 +163,7 @@ fn train_records(dir: &Path) -> Vec<TaskMetrics> {
     metrics::read(&dir.join("metrics.jsonl"))
         .unwrap()
         .into_iter()
-        .filter(|r| r.kind == "train")
+        .filter(|r| r.kind == RecordKind::Train)
         .collect()
 }
 
@@ -224,7 +224,7 @@ fn every_optimizer_trains_with_one_judge_request_per_task_batch_and_resumes_exac
         let evals = metrics::read(&config.output_dir.join("metrics.jsonl"))
             .unwrap()
             .into_iter()
-            .filter(|r| r.kind == "eval")
+            .filter(|r| r.kind == RecordKind::Eval)
             .count();
         assert_eq!(evals, 2, "{name}: one evaluation record per task");
         assert!(

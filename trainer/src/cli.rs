@@ -272,6 +272,7 @@ fn train_reward_model(args: RewardModelTrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         holdout: args.holdout,
         seed: args.seed,
+        ..Default::default()
     };
     let bar = crate::progress::bar(0, "reward model");
     let (model, report) = crate::rewards::bradley_terry::train(

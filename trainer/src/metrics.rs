@@ -7,13 +7,30 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::judging::{Judged, judge_pass_rates};
-use crate::sampling::Generation;
+use crate::sampling::{Finish, Generation};
 use judge_api::Verdict;
+
+/// Whether a record summarises a training batch or a held-out evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    #[default]
+    Train,
+    Eval,
+}
+
+impl RecordKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Train => "train",
+            RecordKind::Eval => "eval",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
-    /// `train` or `eval`.
-    pub kind: String,
+    pub kind: RecordKind,
     pub step: usize,
     pub task: String,
     pub optimizer: String,
@@ -41,6 +58,13 @@ pub struct TaskMetrics {
     pub time_reward_s: f64,
     pub time_update_s: f64,
     pub learning_rate: f64,
+    /// Peak resident set of the step (training) or of the evaluation, in MiB.
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
+    /// Evaluation records: every held-out prompt's mixture-of-judges verdict, in dataset
+    /// order (the report's bootstrap resamples them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<Verdict>,
 }
 
 /// What one batch produced, summarised by [`TaskMetrics::from_batch`].
@@ -66,7 +90,7 @@ pub struct Timings {
 impl TaskMetrics {
     #[allow(clippy::too_many_arguments)]
     pub fn from_batch(
-        kind: &str,
+        kind: RecordKind,
         step: usize,
         task: &str,
         optimizer: &str,
@@ -80,7 +104,7 @@ impl TaskMetrics {
             b.judged.iter().filter(|j| j.verdict == v).count() as f64 / n.max(1) as f64
         };
         TaskMetrics {
-            kind: kind.into(),
+            kind,
             step,
             task: task.into(),
             optimizer: optimizer.into(),
@@ -104,13 +128,32 @@ impl TaskMetrics {
             time_reward_s: t.reward,
             time_update_s: t.update,
             learning_rate,
+            peak_rss_mib: None,
+            verdicts: match kind {
+                RecordKind::Eval => b.judged.iter().map(|j| j.verdict).collect(),
+                RecordKind::Train => Vec::new(),
+            },
         }
     }
 }
 
-/// Appends records to `<dir>/metrics.jsonl`, one JSON object per line, flushed at once.
+/// One held-out answer as the judges saw it: `samples.jsonl`, one object per line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalSample {
+    pub step: usize,
+    pub task: String,
+    /// The prompt as the policy saw it (through the chat template where there is one).
+    pub prompt: String,
+    pub response: String,
+    pub finish: Finish,
+    pub verdict: Verdict,
+}
+
+/// Appends records to `<dir>/metrics.jsonl` and held-out answers to `<dir>/samples.jsonl`,
+/// one JSON object per line, flushed at once.
 pub struct MetricsWriter {
     path: PathBuf,
+    samples: PathBuf,
 }
 
 impl MetricsWriter {
@@ -118,6 +161,7 @@ impl MetricsWriter {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(MetricsWriter {
             path: dir.join("metrics.jsonl"),
+            samples: dir.join("samples.jsonl"),
         })
     }
 
@@ -126,32 +170,48 @@ impl MetricsWriter {
     }
 
     pub fn write(&self, record: &TaskMetrics) -> Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
-        writeln!(file, "{}", serde_json::to_string(record)?)?;
-        Ok(())
+        append(&self.path, std::slice::from_ref(record))
     }
 
-    /// Drops records of steps after `step` (a resumed run rewrites them).
+    pub fn write_samples(&self, samples: &[EvalSample]) -> Result<()> {
+        append(&self.samples, samples)
+    }
+
+    /// Drops records and samples of steps after `step` (a resumed run rewrites them).
     pub fn truncate_after(&self, step: usize) -> Result<()> {
-        if !self.path.exists() {
-            return Ok(());
+        for path in [&self.path, &self.samples] {
+            if !path.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(path)?;
+            let mut kept = String::new();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let value: serde_json::Value = serde_json::from_str(line)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if value["step"].as_u64().is_some_and(|s| s as usize <= step) {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+            }
+            std::fs::write(path, kept)?;
         }
-        let kept: Vec<TaskMetrics> = read(&self.path)?
-            .into_iter()
-            .filter(|r| r.step <= step)
-            .collect();
-        let mut text = String::new();
-        for r in kept {
-            text.push_str(&serde_json::to_string(&r)?);
-            text.push('\n');
-        }
-        std::fs::write(&self.path, text)?;
         Ok(())
     }
+}
+
+fn append<T: Serialize>(path: &Path, records: &[T]) -> Result<()> {
+    let mut text = String::new();
+    for record in records {
+        text.push_str(&serde_json::to_string(record)?);
+        text.push('\n');
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 pub fn read(path: &Path) -> Result<Vec<TaskMetrics>> {

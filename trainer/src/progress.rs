@@ -3,7 +3,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
-use crate::metrics::TaskMetrics;
+use crate::metrics::{RecordKind, TaskMetrics};
 
 pub fn bar(len: u64, prefix: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -28,7 +28,11 @@ pub fn summary(records: &[TaskMetrics]) -> String {
         .map(|r| {
             format!(
                 "{}{} r={:.3} pass={:.2} kl={:.2}{}",
-                if r.kind == "eval" { "eval:" } else { "" },
+                if r.kind == RecordKind::Eval {
+                    "eval:"
+                } else {
+                    ""
+                },
                 r.task,
                 r.reward,
                 r.moj_pass_rate,

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{KvCache, Model, StepInput};
+use crate::model::{DecodeHead, KvCache, Model, StepInput};
 use crate::tokenizer::TextTokenizer;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,17 +87,45 @@ pub fn generate(
     config: &SamplingConfig,
     eos_ids: &[u32],
 ) -> Result<Vec<Generation>> {
+    check_request(model, prompts, seeds, config)?;
+    if prompts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut batch = LeftPadded::new(prompts);
+    let mut rows: Vec<Row> = seeds.iter().map(|&seed| Row::new(seed)).collect();
+    let mut cache = KvCache::new(model.layers.len());
+    let head = model.decode_head()?;
+    for _ in 0..config.max_new_tokens {
+        let logits = batch.next_logits(model, &mut cache, &head)?;
+        let vocab = logits.len() / rows.len();
+        let next = rows
+            .iter_mut()
+            .zip(logits.chunks_exact(vocab))
+            .map(|(row, logits)| row.advance(logits, config, tokenizer, eos_ids))
+            .collect::<Result<Vec<u32>>>()?;
+        if rows.iter().all(|row| row.done) {
+            break;
+        }
+        batch.append(&next);
+    }
+    rows.into_iter()
+        .map(|row| row.finish(tokenizer, config))
+        .collect()
+}
+
+fn check_request(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    seeds: &[u64],
+    config: &SamplingConfig,
+) -> Result<()> {
     config.validate()?;
     if prompts.len() != seeds.len() {
         bail!("{} prompts but {} seeds", prompts.len(), seeds.len());
     }
-    if prompts.is_empty() {
-        return Ok(Vec::new());
-    }
     if prompts.iter().any(Vec::is_empty) {
         bail!("every prompt needs at least one token");
     }
-    let b = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     if longest + config.max_new_tokens > model.config.max_position_embeddings {
         bail!(
@@ -106,86 +134,129 @@ pub fn generate(
             model.config.max_position_embeddings
         );
     }
-    // Left padding: every row's last prompt token sits in the same column.
-    let mut tokens = Vec::with_capacity(b * longest);
-    let mut positions = Vec::with_capacity(b * longest);
-    let mut key_valid: Vec<Vec<bool>> = Vec::with_capacity(b);
-    for prompt in prompts {
-        let pad = longest - prompt.len();
-        tokens.extend(std::iter::repeat_n(0, pad).chain(prompt.iter().copied()));
-        positions.extend(std::iter::repeat_n(0, pad).chain(0..prompt.len()));
-        key_valid.push(
-            std::iter::repeat_n(false, pad)
-                .chain(std::iter::repeat_n(true, prompt.len()))
-                .collect(),
-        );
-    }
-    let mut next_pos: Vec<usize> = prompts.iter().map(Vec::len).collect();
-    let mut rngs: Vec<ChaCha8Rng> = seeds
-        .iter()
-        .map(|&s| ChaCha8Rng::seed_from_u64(s))
-        .collect();
-    let mut cache = KvCache::new(model.layers.len());
-    let head = model.decode_head()?;
-    let mut out: Vec<Generation> = (0..b)
-        .map(|_| Generation {
-            tokens: vec![],
-            text: String::new(),
-            logprobs: vec![],
-            finish: Finish::Length,
-        })
-        .collect();
-    let mut done = vec![false; b];
+    Ok(())
+}
 
-    let mut step_tokens = tokens;
-    let mut step_positions = positions;
-    for _ in 0..config.max_new_tokens {
-        let flat_valid: Vec<bool> = key_valid.iter().flatten().copied().collect();
+/// The decoder's next input: first the left-padded prompts (every row's last prompt token in
+/// the same column), then one token per row per step.
+struct LeftPadded {
+    batch: usize,
+    tokens: Vec<u32>,
+    positions: Vec<usize>,
+    /// Per row, which of the keys seen so far are real (not padding).
+    key_valid: Vec<Vec<bool>>,
+    next_position: Vec<usize>,
+}
+
+impl LeftPadded {
+    fn new(prompts: &[Vec<u32>]) -> Self {
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let mut tokens = Vec::with_capacity(prompts.len() * longest);
+        let mut positions = Vec::with_capacity(prompts.len() * longest);
+        let mut key_valid = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            let pad = longest - prompt.len();
+            tokens.extend(std::iter::repeat_n(0, pad).chain(prompt.iter().copied()));
+            positions.extend(std::iter::repeat_n(0, pad).chain(0..prompt.len()));
+            key_valid.push(
+                std::iter::repeat_n(false, pad)
+                    .chain(std::iter::repeat_n(true, prompt.len()))
+                    .collect(),
+            );
+        }
+        LeftPadded {
+            batch: prompts.len(),
+            tokens,
+            positions,
+            key_valid,
+            next_position: prompts.iter().map(Vec::len).collect(),
+        }
+    }
+
+    /// The last position's logits of every row, on the host, row-major.
+    fn next_logits(
+        &self,
+        model: &Model,
+        cache: &mut KvCache,
+        head: &DecodeHead,
+    ) -> Result<Vec<f32>> {
+        let flat_valid: Vec<bool> = self.key_valid.iter().flatten().copied().collect();
         let input = StepInput {
-            batch: b,
-            tokens: &step_tokens,
-            positions: &step_positions,
+            batch: self.batch,
+            tokens: &self.tokens,
+            positions: &self.positions,
             key_valid: &flat_valid,
         };
-        let last = model.next_logits(&input, Some(&mut cache), &head)?;
-        let [_, v] = last.dims();
-        let host = last
+        model
+            .next_logits(&input, Some(cache), head)?
             .try_into_vec_as::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        step_tokens = Vec::with_capacity(b);
-        step_positions = Vec::with_capacity(b);
-        for row in 0..b {
-            let row_logits = &host[row * v..(row + 1) * v];
-            let (token, logprob) = if done[row] {
-                (0, 0.0)
-            } else {
-                pick(row_logits, config, &mut rngs[row])
-            };
-            if !done[row] {
-                let g = &mut out[row];
-                g.tokens.push(token);
-                g.logprobs.push(logprob);
-                if eos_ids.contains(&token) {
-                    done[row] = true;
-                    g.finish = Finish::Eos;
-                } else if !config.stop.is_empty() {
-                    let text = tokenizer.decode(&g.tokens)?;
-                    if config.stop.iter().any(|s| text.contains(s.as_str())) {
-                        done[row] = true;
-                        g.finish = Finish::Stop;
-                    }
-                }
-            }
-            step_tokens.push(token);
-            step_positions.push(next_pos[row]);
-            next_pos[row] += 1;
-            key_valid[row].push(true);
-        }
-        if done.iter().all(|d| *d) {
-            break;
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+    }
+
+    /// Makes `next` (one token per row) the following input.
+    fn append(&mut self, next: &[u32]) {
+        self.tokens = next.to_vec();
+        self.positions = self.next_position.clone();
+        for (position, valid) in self.next_position.iter_mut().zip(&mut self.key_valid) {
+            *position += 1;
+            valid.push(true);
         }
     }
-    for g in &mut out {
+}
+
+/// One row's sampling state.
+struct Row {
+    rng: ChaCha8Rng,
+    generation: Generation,
+    done: bool,
+}
+
+impl Row {
+    fn new(seed: u64) -> Self {
+        Row {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            generation: Generation {
+                tokens: vec![],
+                text: String::new(),
+                logprobs: vec![],
+                finish: Finish::Length,
+            },
+            done: false,
+        }
+    }
+
+    /// Draws the row's next token from `logits` (token 0, ignored, once the row is done) and
+    /// ends the row on EOS or a stop string.
+    fn advance(
+        &mut self,
+        logits: &[f32],
+        config: &SamplingConfig,
+        tokenizer: &TextTokenizer,
+        eos_ids: &[u32],
+    ) -> Result<u32> {
+        if self.done {
+            return Ok(0);
+        }
+        let (token, logprob) = pick(logits, config, &mut self.rng);
+        let g = &mut self.generation;
+        g.tokens.push(token);
+        g.logprobs.push(logprob);
+        if eos_ids.contains(&token) {
+            self.done = true;
+            g.finish = Finish::Eos;
+        } else if !config.stop.is_empty() {
+            let text = tokenizer.decode(&g.tokens)?;
+            if config.stop.iter().any(|s| text.contains(s.as_str())) {
+                self.done = true;
+                g.finish = Finish::Stop;
+            }
+        }
+        Ok(token)
+    }
+
+    /// The generation with its text, cut before the first stop string when it ended on one.
+    fn finish(self, tokenizer: &TextTokenizer, config: &SamplingConfig) -> Result<Generation> {
+        let mut g = self.generation;
         let text = tokenizer.decode(&g.tokens)?;
         g.text = match g.finish {
             Finish::Stop => {
@@ -199,8 +270,8 @@ pub fn generate(
             }
             _ => text,
         };
+        Ok(g)
     }
-    Ok(out)
 }
 
 /// Draws one token from `logits` and returns it with its log-prob under the distribution used.

@@ -7,7 +7,9 @@
 //!    judged by the real judge server (started here on loopback with SQLite, unless `--judge-url`),
 //! 5. a report directory: Markdown table, plots, metrics JSONL, the exact configuration.
 
+pub mod budget;
 pub mod report;
+pub mod stats;
 pub mod tasks;
 
 use anyhow::{Context, Result};
@@ -24,6 +26,7 @@ use crate::config::{
 use crate::data::{PreferencePair, write_jsonl};
 use crate::judge_process::{self, JudgeServerProcess};
 use crate::logprobs::Pair;
+use crate::metrics::TaskMetrics;
 use crate::model::{Model, ModelConfig, hf};
 use crate::optim::OptimizerConfig;
 use crate::rewards::RewardConfig;
@@ -33,8 +36,9 @@ use crate::sampling::SamplingConfig;
 use crate::sft::{self, SftConfig};
 use crate::tokenizer::TextTokenizer;
 use crate::train::Trainer;
-use crate::{device, progress};
+use crate::{device, memory, progress};
 use burn::module::Module;
+use burn::tensor::Device;
 use tasks::{Synthetic, TaskKind};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -43,8 +47,12 @@ pub struct ExperimentArgs {
     #[arg(long, default_value = "experiment-report")]
     pub out: PathBuf,
     /// A small configuration that finishes in about 3 minutes on 2 cores (used by tests).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "smoke")]
     pub quick: bool,
+    /// A few steps of everything on a handful of prompts: checks the pipeline (with a
+    /// pretrained `--policy`, in a minute or two), says nothing about the methods.
+    #[arg(long)]
+    pub smoke: bool,
     /// RL seeds per method (the report gives mean and spread).
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
@@ -80,6 +88,11 @@ pub struct ExperimentArgs {
     /// Hidden size of the from-scratch policy (overrides the preset; intermediate = 8/3 x hidden).
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Evaluate on a validation split of the training prompts (held back from SFT, the reward
+    /// model and RL) instead of the held-out test split: for choosing hyperparameters without
+    /// looking at the test split.
+    #[arg(long)]
+    pub validation: bool,
 }
 
 /// Sizes of one experiment.
@@ -88,12 +101,20 @@ pub struct Scale {
     /// Where the policy starts: from scratch (byte-level tokenizer) or a pretrained model.
     pub start: String,
     pub train_per_task: usize,
+    /// Held-out prompts per task, none of them a training prompt.
     pub eval_per_task: usize,
+    /// Evaluate every this many RL steps (and always at the end; 0: at the end only).
+    pub eval_every: usize,
     pub model: ModelConfig,
     pub sft_steps: usize,
     pub sft_batch: usize,
     pub sft_learning_rate: f64,
     pub rm_epochs: usize,
+    /// Preference pairs per reward-model step.
+    pub rm_batch: usize,
+    /// Preference pairs per reward-model forward/backward pass (gradients summed over a step):
+    /// the whole batch from scratch, 2 for a pretrained body, whose activations dominate memory.
+    pub rm_micro_batch: usize,
     pub rl_steps: usize,
     pub rl_learning_rate: f64,
     pub prompts_per_step: usize,
@@ -105,28 +126,57 @@ pub struct Scale {
     pub filler_demonstrations: f64,
 }
 
+/// The experiment's sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    /// The report's configuration.
+    Full,
+    /// About 3 minutes on 2 cores from scratch (tests).
+    Quick,
+    /// A pipeline check.
+    Smoke,
+}
+
+impl Size {
+    pub fn of(args: &ExperimentArgs) -> Self {
+        match (args.quick, args.smoke) {
+            (_, true) => Size::Smoke,
+            (true, _) => Size::Quick,
+            _ => Size::Full,
+        }
+    }
+}
+
 impl Scale {
-    pub fn preset(quick: bool, vocab: usize) -> Self {
+    pub fn preset(size: Size, vocab: usize) -> Self {
         let mut model = ModelConfig::tiny(vocab);
-        if !quick {
+        if size == Size::Full {
             model.hidden_size = 96;
             model.intermediate_size = 256;
             model.num_hidden_layers = 3;
         }
+        let by_size = |full, quick, smoke| match size {
+            Size::Full => full,
+            Size::Quick => quick,
+            Size::Smoke => smoke,
+        };
         Scale {
             start: "from scratch, byte-level tokenizer".into(),
-            train_per_task: if quick { 48 } else { 200 },
-            eval_per_task: if quick { 12 } else { 40 },
+            train_per_task: by_size(300, 48, 6),
+            eval_per_task: by_size(100, 12, 3),
+            eval_every: by_size(4, 0, 0),
             model,
-            sft_steps: if quick { 60 } else { 400 },
-            sft_batch: 16,
+            sft_steps: by_size(400, 60, 2),
+            sft_batch: by_size(16, 16, 4),
             sft_learning_rate: 3e-3,
-            rm_epochs: if quick { 1 } else { 2 },
-            rl_steps: if quick { 3 } else { 24 },
+            rm_epochs: 1 + usize::from(size == Size::Full),
+            rm_batch: by_size(16, 16, 8),
+            rm_micro_batch: by_size(16, 16, 8),
+            rl_steps: by_size(24, 3, 1),
             rl_learning_rate: 2e-4,
-            prompts_per_step: 4,
-            samples_per_prompt: 4,
-            max_new_tokens: 56,
+            prompts_per_step: by_size(4, 4, 2),
+            samples_per_prompt: by_size(4, 4, 2),
+            max_new_tokens: by_size(56, 56, 32),
             flawed_demonstrations: 0.3,
             filler_demonstrations: 0.15,
         }
@@ -144,6 +194,11 @@ struct ExperimentRecord<'a> {
     optimizers: Vec<(String, OptimizerConfig)>,
     reward_model: &'a bradley_terry::BradleyTerryReport,
     reward_bias_probe: &'a report::BiasProbe,
+    provenance: &'a report::Provenance,
+    /// Peak resident set per stage, in MiB.
+    memory: &'a memory::StagePeaks,
+    /// The estimate checked before the start, in MiB.
+    memory_estimate: &'a budget::Estimate,
 }
 
 /// The judge server's configuration for the experiment's three tasks.
@@ -209,16 +264,135 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     if args.seeds == 0 {
         anyhow::bail!("--seeds must be at least 1");
     }
-    let base_device = device::parse(&args.device)?;
+    // The PNG plots need a font: know before hours of training, not after.
+    crate::plots::fonts()?;
+    let provenance = report::Provenance {
+        commit: source_commit(),
+        evaluated_on: if args.validation {
+            "validation (training prompts held back from SFT, reward model and RL)".into()
+        } else {
+            "held-out test".into()
+        },
+        hyperparameters: HYPERPARAMETERS.into(),
+    };
+    let train_device = device::trainable(&device::parse(&args.device)?);
     let (tokenizer, pretrained) = match &args.policy {
         Some(path) => {
-            let loaded = crate::pretrained::load(path, &device::trainable(&base_device))
-                .context("--policy")?;
+            let loaded = crate::pretrained::load(path, &train_device).context("--policy")?;
             (loaded.tokenizer, Some(loaded.model))
         }
         None => (TextTokenizer::byte_level()?, None),
     };
-    let mut scale = Scale::preset(args.quick, tokenizer.vocab_size());
+    let scale = scale_for(&args, tokenizer.vocab_size(), pretrained.as_ref())?;
+    let dirs = Dirs::create(&args.out)?;
+
+    // One stream for the demonstrations' flaws and then the preference pairs.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let train_sets = write_datasets(&scale, &dirs, args.validation)?;
+    let estimate = budget::Estimate::of(&scale, longest_prompt(&train_sets, &tokenizer)?);
+    eprintln!(
+        "      memory: about {:.0} MiB at the peak; {} MiB available",
+        estimate.peak_mib(),
+        memory::available_mib().map_or("unknown".into(), |m| format!("{m:.0}"))
+    );
+    estimate.check(memory::available_mib())?;
+    let policy = match pretrained {
+        Some(model) => model,
+        None => scratch_policy(&scale, &tokenizer, &train_device)?,
+    };
+    let mut peaks = memory::StagePeaks::default();
+    let peak = memory::Peak::start();
+    let sft_losses = train_policy(policy, &scale, &train_sets, &tokenizer, &dirs, &mut rng)?;
+    peaks.sft_mib = peak.mib();
+    memory::release_freed();
+    let peak = memory::Peak::start();
+    let (rm, probe) = train_reward_model(
+        &scale,
+        &train_sets,
+        &tokenizer,
+        &train_device,
+        &dirs,
+        &mut rng,
+    )?;
+    peaks.reward_model_mib = peak.mib();
+    let experiment = Experiment {
+        args: &args,
+        scale: &scale,
+        optimizers: &optimizers,
+        dirs: &dirs,
+    };
+    let (start, runs) = experiment.reinforce()?;
+    peaks.generation_mib = start.first().and_then(|r| r.peak_rss_mib);
+    peaks.rl_step_mib = runs
+        .iter()
+        .flat_map(|r| &r.records)
+        .filter(|r| r.kind == crate::metrics::RecordKind::Train)
+        .filter_map(|r| r.peak_rss_mib)
+        .reduce(f64::max);
+
+    eprintln!("[5/5] report");
+    let record = ExperimentRecord {
+        command: std::env::args().collect(),
+        scale: &scale,
+        methods: &args.methods,
+        seeds: args.seeds,
+        judge_server_config: JUDGE_CONFIG,
+        optimizers: optimizers.clone(),
+        reward_model: &rm,
+        reward_bias_probe: &probe,
+        provenance: &provenance,
+        memory: &peaks,
+        memory_estimate: &estimate,
+    };
+    std::fs::write(
+        dirs.out.join("experiment.json"),
+        serde_json::to_string_pretty(&record)?,
+    )?;
+    let inputs = report::Inputs {
+        runs: &runs,
+        start: &start,
+        rm: &rm,
+        probe: &probe,
+        sft_losses: &sft_losses,
+        scale: &scale,
+        elapsed: started.elapsed(),
+        provenance: &provenance,
+        memory: &peaks,
+    };
+    println!("{}", report::write(&dirs.out, &inputs)?);
+    eprintln!("report: {}", dirs.out.join("report.md").display());
+    Ok(())
+}
+
+/// How the preset's hyperparameters were chosen (the report quotes it).
+const HYPERPARAMETERS: &str = "the preset's values, not tuned on the held-out split; \
+    `--validation` evaluates on training prompts held back instead, for choosing them";
+
+/// The commit of the checkout this trainer was built from (`-dirty` with uncommitted changes
+/// to tracked files), or `$MOJ_COMMIT`, or `unknown`.
+fn source_commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(head) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(changes) if changes.is_empty() => head,
+            _ => format!("{head}-dirty"),
+        },
+        None => std::env::var("MOJ_COMMIT").unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
+/// The preset for `args`, with its overrides and the pretrained model's shape when there is one.
+fn scale_for(args: &ExperimentArgs, vocab: usize, pretrained: Option<&Model>) -> Result<Scale> {
+    let mut scale = Scale::preset(Size::of(args), vocab);
     if let Some(steps) = args.steps {
         scale.rl_steps = steps;
     }
@@ -232,80 +406,124 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         scale.model.hidden_size = hidden;
         scale.model.intermediate_size = hidden * 8 / 3;
     }
-    if let (Some(model), Some(path)) = (&pretrained, &args.policy) {
+    if let (Some(model), Some(path)) = (pretrained, &args.policy) {
         scale.start = format!("from {}", path.display());
         scale.model = model.config.clone();
         scale.sft_learning_rate = 1e-4;
+        scale.rm_micro_batch = 2;
     }
     scale.model.validate().context("--layers / --hidden")?;
-    let out = &args.out;
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out)?;
-    let eos = *tokenizer.eos_ids().first().context("tokenizer EOS")?;
+    Ok(scale)
+}
 
-    // 1. data
-    eprintln!(
-        "[1/5] synthetic dataset: {} train + {} held-out prompts per task",
-        scale.train_per_task, scale.eval_per_task
-    );
-    let data_dir = out.join("data");
-    std::fs::create_dir_all(&data_dir)?;
+/// The report directory's layout.
+struct Dirs {
+    out: PathBuf,
+    data: PathBuf,
+    sft: PathBuf,
+    reward: PathBuf,
+}
+
+impl Dirs {
+    /// Creates `out` (clearing an existing one) and its data folder.
+    fn create(out: &Path) -> Result<Self> {
+        if out.exists() {
+            std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+        }
+        let dirs = Dirs {
+            out: out.to_path_buf(),
+            data: out.join("data"),
+            sft: out.join("models").join("sft"),
+            reward: out.join("models").join("reward"),
+        };
+        std::fs::create_dir_all(&dirs.data)?;
+        Ok(dirs)
+    }
+}
+
+/// Stage 1: the synthetic training and evaluation sets of every task, written as JSONL. No
+/// evaluation prompt is a training prompt. With `validation`, the evaluation set is the
+/// training stream's last `eval_per_task` examples (at most half of it; fewer where their
+/// prompts repeat earlier ones) and training keeps the rest: the test split is never drawn.
+/// The most tokens a training prompt takes, as the policy sees it (chat template included).
+fn longest_prompt(
+    train_sets: &[(TaskKind, Vec<Synthetic>)],
+    tokenizer: &TextTokenizer,
+) -> Result<usize> {
+    let mut longest = 0;
+    for s in train_sets.iter().flat_map(|(_, set)| set) {
+        let text = s.example.prompt.render(tokenizer)?;
+        longest = longest.max(tokenizer.encode(&text)?.len());
+    }
+    Ok(longest)
+}
+
+fn write_datasets(
+    scale: &Scale,
+    dirs: &Dirs,
+    validation: bool,
+) -> Result<Vec<(TaskKind, Vec<Synthetic>)>> {
     let mut train_sets = Vec::new();
     for (i, kind) in TaskKind::ALL.into_iter().enumerate() {
-        let all = tasks::generate(
-            kind,
-            scale.train_per_task + scale.eval_per_task,
-            1000 + i as u64,
+        let seed = 1000 + i as u64;
+        let (n_train, n_eval) = (scale.train_per_task, scale.eval_per_task);
+        let mut parts = if validation {
+            let held_back = n_eval.min(n_train / 2);
+            tasks::splits(kind, seed, &[n_train - held_back, held_back], n_train)
+        } else {
+            tasks::splits(kind, seed, &[n_train, n_eval], SPLIT_DRAWS)
+        };
+        let eval = parts.pop().unwrap_or_default();
+        let train = parts.pop().unwrap_or_default();
+        eprintln!(
+            "[1/5] {}: {} training and {} {} prompts",
+            kind.name(),
+            train.len(),
+            eval.len(),
+            if validation { "validation" } else { "held-out" }
         );
-        let (train, eval) = all.split_at(scale.train_per_task);
-        write_jsonl(
-            &data_dir.join(format!("{}.train.jsonl", kind.name())),
-            &train.iter().map(|s| &s.example).collect::<Vec<_>>(),
-        )?;
-        write_jsonl(
-            &data_dir.join(format!("{}.eval.jsonl", kind.name())),
-            &eval.iter().map(|s| &s.example).collect::<Vec<_>>(),
-        )?;
-        train_sets.push((kind, train.to_vec()));
+        for (split, set) in [("train", &train), ("eval", &eval)] {
+            let path = dirs.data.join(format!("{}.{split}.jsonl", kind.name()));
+            write_jsonl(&path, &set.iter().map(|s| &s.example).collect::<Vec<_>>())?;
+        }
+        train_sets.push((kind, train));
     }
+    Ok(train_sets)
+}
 
-    // 2. SFT policy from scratch on imperfect demonstrations
+/// How far down a task's stream the held-out split may look for prompts unseen in training.
+const SPLIT_DRAWS: usize = 1_000_000;
+
+/// A from-scratch policy of `scale`'s shape that stops at the tokenizer's EOS.
+fn scratch_policy(scale: &Scale, tokenizer: &TextTokenizer, device: &Device) -> Result<Model> {
+    let mut config = scale.model.clone();
+    config.eos_token_id = Some(crate::model::config::EosIds::One(eos(tokenizer)?));
+    Model::random(&config, 0, device)
+}
+
+fn eos(tokenizer: &TextTokenizer) -> Result<u32> {
+    tokenizer
+        .eos_ids()
+        .first()
+        .copied()
+        .context("tokenizer EOS")
+}
+
+/// Stage 2: SFT on imperfect demonstrations, exported as the RL runs' starting policy.
+/// Returns the loss per step.
+fn train_policy(
+    policy: Model,
+    scale: &Scale,
+    train_sets: &[(TaskKind, Vec<Synthetic>)],
+    tokenizer: &TextTokenizer,
+    dirs: &Dirs,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<f64>> {
     eprintln!(
         "[2/5] SFT of a {}-layer, {}-wide policy {} ({} steps)",
         scale.model.num_hidden_layers, scale.model.hidden_size, scale.start, scale.sft_steps
     );
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut demonstrations = Vec::new();
-    for (_, set) in &train_sets {
-        for s in set {
-            let reference = s.example.reference.clone().unwrap_or_default();
-            let mut response = if rng.random_bool(scale.flawed_demonstrations) {
-                s.flawed.clone()
-            } else {
-                reference
-            };
-            if rng.random_bool(scale.filler_demonstrations) {
-                response = tasks::with_filler(&response, &mut rng);
-            }
-            let prompt = tokenizer.encode(&s.example.prompt.render(&tokenizer)?)?;
-            let mut response_ids = tokenizer.encode(&response)?;
-            response_ids.push(eos);
-            demonstrations.push(Pair {
-                prompt,
-                response: response_ids,
-            });
-        }
-    }
-    let policy = match pretrained {
-        Some(model) => model,
-        None => {
-            let mut config = scale.model.clone();
-            config.eos_token_id = Some(crate::model::config::EosIds::One(eos));
-            Model::random(&config, 0, &device::trainable(&base_device))?
-        }
-    };
+    let demonstrations = demonstrations(scale, train_sets, tokenizer, rng)?;
     let sft_config = SftConfig {
         steps: scale.sft_steps,
         batch_size: scale.sft_batch,
@@ -313,136 +531,192 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         seed: 0,
     };
     let bar = progress::bar(scale.sft_steps as u64, "sft");
-    let (policy, sft_losses) = sft::train(policy, &demonstrations, &sft_config, |i, _, loss| {
+    let (policy, losses) = sft::train(policy, &demonstrations, &sft_config, |i, _, loss| {
         progress::tick(&bar, i, &format!("loss {loss:.3}"))
     })?;
     bar.finish_and_clear();
     eprintln!(
         "      SFT loss {:.3} -> {:.3}",
-        sft_losses.first().copied().unwrap_or(0.0),
-        sft_losses.last().copied().unwrap_or(0.0)
+        losses.first().copied().unwrap_or(0.0),
+        losses.last().copied().unwrap_or(0.0)
     );
-    let sft_dir = out.join("models").join("sft");
-    hf::export(&policy.valid(), &sft_dir, safetensors::Dtype::F32, None)?;
-    tokenizer.save(&sft_dir)?;
+    hf::export(&policy.valid(), &dirs.sft, safetensors::Dtype::F32, None)?;
+    tokenizer.save(&dirs.sft)?;
+    Ok(losses)
+}
 
-    // 3. reward model with a documented bias
+/// The SFT data: the reference, or the flawed response with probability
+/// `flawed_demonstrations`, then confident filler with probability `filler_demonstrations`.
+fn demonstrations(
+    scale: &Scale,
+    train_sets: &[(TaskKind, Vec<Synthetic>)],
+    tokenizer: &TextTokenizer,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<Pair>> {
+    let eos = eos(tokenizer)?;
+    let mut demonstrations = Vec::new();
+    for s in train_sets.iter().flat_map(|(_, set)| set) {
+        let reference = s.example.reference.clone().unwrap_or_default();
+        let mut response = if rng.random_bool(scale.flawed_demonstrations) {
+            s.flawed.clone()
+        } else {
+            reference
+        };
+        if rng.random_bool(scale.filler_demonstrations) {
+            response = tasks::with_filler(&response, rng);
+        }
+        let prompt = tokenizer.encode(&s.example.prompt.render(tokenizer)?)?;
+        let mut response_ids = tokenizer.encode(&response)?;
+        response_ids.push(eos);
+        demonstrations.push(Pair {
+            prompt,
+            response: response_ids,
+        });
+    }
+    Ok(demonstrations)
+}
+
+/// Stage 3: a Bradley-Terry reward model on the SFT policy, trained on biased pairs; returns
+/// its held-out accuracy and how much it pays for filler.
+fn train_reward_model(
+    scale: &Scale,
+    train_sets: &[(TaskKind, Vec<Synthetic>)],
+    tokenizer: &TextTokenizer,
+    device: &Device,
+    dirs: &Dirs,
+    rng: &mut ChaCha8Rng,
+) -> Result<(bradley_terry::BradleyTerryReport, report::BiasProbe)> {
     eprintln!("[3/5] Bradley-Terry reward model on biased preference pairs");
-    let pairs = preference_pairs(&train_sets, &mut rng);
-    write_jsonl(&data_dir.join("preferences.jsonl"), &pairs)?;
-    let rm = RewardModel::from_causal_lm(&sft_dir, &device::trainable(&base_device))?;
+    let pairs = preference_pairs(train_sets, rng);
+    write_jsonl(&dirs.data.join("preferences.jsonl"), &pairs)?;
+    let rm = RewardModel::from_causal_lm(&dirs.sft, device)?;
     let rm_config = BradleyTerryConfig {
         epochs: scale.rm_epochs,
         learning_rate: 1e-3,
-        batch_size: 16,
+        batch_size: scale.rm_batch,
+        micro_batch: scale.rm_micro_batch,
         holdout: 0.1,
         seed: 0,
     };
     let bar = progress::bar(0, "reward model");
     let (rm, rm_report) =
-        bradley_terry::train(rm, &tokenizer, &pairs, &rm_config, |i, total, loss| {
+        bradley_terry::train(rm, tokenizer, &pairs, &rm_config, |i, total, loss| {
             bar.set_length(total as u64);
             progress::tick(&bar, i, &format!("loss {loss:.3}"))
         })?;
     bar.finish_and_clear();
     let rm = rm.valid();
-    let rm_dir = out.join("models").join("reward");
-    rm.save(&rm_dir, &tokenizer)?;
-    let probe = report::bias_probe(&rm, &tokenizer, &train_sets)?;
+    rm.save(&dirs.reward, tokenizer)?;
+    let probe = report::bias_probe(&rm, tokenizer, train_sets)?;
     eprintln!(
         "      held-out pairwise accuracy {:.2}; filler adds {:+.3} reward, a correct answer {:+.3}",
         rm_report.heldout_accuracy, probe.filler_gain, probe.correctness_gain
     );
+    Ok((rm_report, probe))
+}
 
-    // 4. the judge server and the runs
-    eprintln!(
-        "[4/5] RL: {} x {} seed(s), {} steps each",
-        args.methods.join(", "),
-        args.seeds,
-        scale.rl_steps
-    );
-    let _server;
-    let judge_url = match &args.judge_url {
-        Some(url) => url.clone(),
-        None => {
-            let binary = match &args.judge_server {
-                Some(path) => path.clone(),
-                None => judge_process::default_binary()?,
-            };
-            let process = JudgeServerProcess::start(
-                &binary,
-                JUDGE_CONFIG,
-                &out.join("judge-server"),
-                Duration::from_secs(600),
-            )?;
-            let url = process.url.clone();
-            _server = process;
-            url
-        }
+/// The judge server's URL: `--judge-url`, or one started here (kept alive by the returned
+/// process handle).
+fn judge_server(args: &ExperimentArgs, out: &Path) -> Result<(String, Option<JudgeServerProcess>)> {
+    if let Some(url) = &args.judge_url {
+        return Ok((url.clone(), None));
+    }
+    let binary = match &args.judge_server {
+        Some(path) => path.clone(),
+        None => judge_process::default_binary()?,
     };
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?,
-    );
-    let mut runs = Vec::new();
-    for seed in 0..args.seeds as u64 {
-        for (method, optimizer) in &optimizers {
-            let run_dir = out.join("runs").join(format!("{method}-seed{seed}"));
-            let config = run_config(
-                &scale,
-                &args.device,
-                seed,
-                &run_dir,
-                &sft_dir,
-                &rm_dir,
-                &data_dir,
-                &judge_url,
-                optimizer,
-            );
-            std::fs::create_dir_all(&run_dir)?;
-            std::fs::write(run_dir.join("cgpo.toml"), toml::to_string_pretty(&config)?)?;
-            let mut trainer = Trainer::new(config, false, runtime.clone())?;
-            let initial = trainer.evaluate()?;
-            let bar = progress::bar(scale.rl_steps as u64, &format!("{method} s{seed}"));
-            trainer.run(&mut |step, _, records| progress::report_step(&bar, step, records))?;
-            bar.finish_and_clear();
-            let last = crate::metrics::read(&run_dir.join("metrics.jsonl"))?;
-            let summary = report::RunSummary::from_records(method, seed, &initial, &last);
-            eprintln!("      {method} seed {seed}: {}", summary.one_line());
-            runs.push(summary);
+    let process = JudgeServerProcess::start(
+        &binary,
+        JUDGE_CONFIG,
+        &out.join("judge-server"),
+        Duration::from_secs(600),
+    )?;
+    Ok((process.url.clone(), Some(process)))
+}
+
+/// What stage 4 needs.
+struct Experiment<'a> {
+    args: &'a ExperimentArgs,
+    scale: &'a Scale,
+    optimizers: &'a [(String, OptimizerConfig)],
+    dirs: &'a Dirs,
+}
+
+impl Experiment<'_> {
+    /// Stage 4: the SFT policy's evaluation (once: every run starts from it), then every
+    /// method for every seed, evaluated on the configured cadence.
+    fn reinforce(&self) -> Result<(Vec<TaskMetrics>, Vec<report::RunSummary>)> {
+        let (args, scale) = (self.args, self.scale);
+        eprintln!(
+            "[4/5] RL: {} x {} seed(s), {} steps each, evaluating {} prompts per task every {} steps",
+            args.methods.join(", "),
+            args.seeds,
+            scale.rl_steps,
+            scale.eval_per_task,
+            scale.eval_every
+        );
+        let (judge_url, _server) = judge_server(args, &self.dirs.out)?;
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?,
+        );
+        let (first, _) = self.optimizers.first().context("no method to run")?;
+        memory::release_freed();
+        let start = self
+            .trainer("start", 0, first, &judge_url, &runtime)?
+            .evaluate()?;
+        let start_summary = report::Evaluation::last(&start);
+        let mut runs = Vec::new();
+        for seed in 0..args.seeds as u64 {
+            for (method, _) in self.optimizers {
+                let name = format!("{method}-seed{seed}");
+                memory::release_freed();
+                let mut trainer = self.trainer(&name, seed, method, &judge_url, &runtime)?;
+                let bar = progress::bar(scale.rl_steps as u64, &format!("{method} s{seed}"));
+                trainer.run(&mut |step, _, records| progress::report_step(&bar, step, records))?;
+                bar.finish_and_clear();
+                let records = crate::metrics::read(&self.run_dir(&name).join("metrics.jsonl"))?;
+                let summary = report::RunSummary::new(method, seed, records);
+                eprintln!(
+                    "      {method} seed {seed}: {}",
+                    summary.one_line(&start_summary)
+                );
+                runs.push(summary);
+            }
         }
+        Ok((start, runs))
     }
 
-    // 5. report
-    eprintln!("[5/5] report");
-    let record = ExperimentRecord {
-        command: std::env::args().collect(),
-        scale: &scale,
-        methods: &args.methods,
-        seeds: args.seeds,
-        judge_server_config: JUDGE_CONFIG,
-        optimizers: optimizers.clone(),
-        reward_model: &rm_report,
-        reward_bias_probe: &probe,
-    };
-    std::fs::write(
-        out.join("experiment.json"),
-        serde_json::to_string_pretty(&record)?,
-    )?;
-    let table = report::write(
-        out,
-        &runs,
-        &rm_report,
-        &probe,
-        &sft_losses,
-        &scale,
-        started.elapsed(),
-    )?;
-    println!("{table}");
-    eprintln!("report: {}", out.join("report.md").display());
-    Ok(())
+    fn run_dir(&self, name: &str) -> PathBuf {
+        self.dirs.out.join("runs").join(name)
+    }
+
+    /// A trainer for `method` from the SFT policy, writing to `runs/<name>`.
+    fn trainer(
+        &self,
+        name: &str,
+        seed: u64,
+        method: &str,
+        judge_url: &str,
+        runtime: &Arc<tokio::runtime::Runtime>,
+    ) -> Result<Trainer> {
+        let optimizer = optimizer_for(method)?;
+        let run_dir = self.run_dir(name);
+        let config = run_config(
+            self.scale,
+            &self.args.device,
+            seed,
+            &run_dir,
+            self.dirs,
+            judge_url,
+            &optimizer,
+        );
+        std::fs::create_dir_all(&run_dir)?;
+        std::fs::write(run_dir.join("cgpo.toml"), toml::to_string_pretty(&config)?)?;
+        Trainer::new(config, false, runtime.clone())
+    }
 }
 
 /// Preference pairs with the bias documented in the report: when exactly one of the two
@@ -472,18 +746,16 @@ fn preference_pairs(
     pairs
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_config(
     scale: &Scale,
     device: &str,
     seed: u64,
     run_dir: &Path,
-    sft_dir: &Path,
-    rm_dir: &Path,
-    data_dir: &Path,
+    dirs: &Dirs,
     judge_url: &str,
     optimizer: &OptimizerConfig,
 ) -> TrainConfig {
+    let (sft_dir, rm_dir, data_dir) = (&dirs.sft, &dirs.reward, &dirs.data);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     TrainConfig {
         seed,
@@ -491,7 +763,7 @@ fn run_config(
         device: device.to_string(),
         output_dir: abs(run_dir),
         checkpoint_every: 0,
-        eval_every: 0,
+        eval_every: scale.eval_every,
         policy: PolicyConfig {
             path: abs(sft_dir),
             reference: None,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::config::{EosIds, ModelConfig};
-use super::quants::{block_size, dequantize};
+use super::quants::{GgmlType, dequantize};
 use super::weights::{HostTensor, WeightMap};
 
 /// One metadata value.
@@ -203,8 +203,8 @@ impl GgufFile {
             .find(|t| t.name == name)
             .with_context(|| format!("GGUF tensor {name} is missing"))?;
         let count: usize = info.dims.iter().product();
-        let (block, bytes_per_block) =
-            block_size(info.kind).with_context(|| format!("tensor {name}"))?;
+        let kind = GgmlType::from_id(info.kind).with_context(|| format!("tensor {name}"))?;
+        let (block, bytes_per_block) = kind.block_size();
         if !count.is_multiple_of(block) {
             bail!("tensor {name}: {count} elements is not a multiple of the block size {block}");
         }
@@ -214,7 +214,7 @@ impl GgufFile {
             .data
             .get(start..start + size)
             .with_context(|| format!("tensor {name} lies outside the file"))?;
-        let data = dequantize(info.kind, raw, count)?;
+        let data = dequantize(kind, raw, count)?;
         Ok(HostTensor::new(
             info.dims.iter().rev().copied().collect(),
             data,

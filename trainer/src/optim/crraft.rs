@@ -15,6 +15,10 @@ impl PolicyOptimizer for Crraft {
         "crraft"
     }
 
+    fn needs_reference(&self) -> bool {
+        true
+    }
+
     fn plan(&self, groups: &[Group]) -> LossPlan {
         let mut terms = Vec::new();
         for (g, group) in groups.iter().enumerate() {

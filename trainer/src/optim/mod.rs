@@ -168,6 +168,10 @@ pub trait PolicyOptimizer: Send + Sync {
     fn uses_judges(&self) -> bool {
         true
     }
+    /// Whether [`Group::reference`] must be filled (judged and scored): CRRAFT's fallback.
+    fn needs_reference(&self) -> bool {
+        false
+    }
     fn plan(&self, groups: &[Group]) -> LossPlan;
 }
 

@@ -2,7 +2,7 @@
 //! `loss = -log σ(r(chosen) - r(rejected))`, with pairwise accuracy on a held-out split.
 
 use anyhow::{Result, bail};
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::activation::log_sigmoid;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -19,6 +19,10 @@ pub struct BradleyTerryConfig {
     pub epochs: usize,
     pub learning_rate: f64,
     pub batch_size: usize,
+    /// Pairs per forward and backward pass; a batch's gradients are summed over its
+    /// micro-batches before the one optimizer step, so activations (which dominate memory for
+    /// a pretrained body) are held for this many pairs at a time, not the whole batch.
+    pub micro_batch: usize,
     /// Share of pairs kept out of training to measure accuracy.
     pub holdout: f64,
     pub seed: u64,
@@ -30,6 +34,7 @@ impl Default for BradleyTerryConfig {
             epochs: 2,
             learning_rate: 1e-3,
             batch_size: 16,
+            micro_batch: 2,
             holdout: 0.1,
             seed: 0,
         }
@@ -63,8 +68,12 @@ pub fn train(
     if pairs.len() < 2 {
         bail!("need at least 2 preference pairs, got {}", pairs.len());
     }
-    if !(0.0..1.0).contains(&config.holdout) || config.batch_size == 0 || config.epochs == 0 {
-        bail!("holdout must be in [0, 1), batch_size and epochs at least 1");
+    if !(0.0..1.0).contains(&config.holdout)
+        || config.batch_size == 0
+        || config.micro_batch == 0
+        || config.epochs == 0
+    {
+        bail!("holdout must be in [0, 1), batch_size, micro_batch and epochs at least 1");
     }
     let mut tokenized = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -89,22 +98,11 @@ pub fn train(
         train_idx.shuffle(&mut rng);
         let mut sum = 0.0;
         for chunk in train_idx.chunks(config.batch_size) {
-            let rows: Vec<Vec<u32>> = chunk
-                .iter()
-                .flat_map(|&i| [tokenized[i].chosen.clone(), tokenized[i].rejected.clone()])
-                .collect();
-            let rewards = model.forward(&rows)?;
-            let n = chunk.len();
-            let paired = rewards.reshape([n, 2]);
-            let chosen = paired.clone().slice([0..n, 0..1]);
-            let rejected = paired.slice([0..n, 1..2]);
-            let loss = log_sigmoid(chosen - rejected).mean().neg();
-            let value: f32 = loss.clone().detach().into_scalar();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let (grads, loss) = batch_gradients(&model, &tokenized, chunk, config.micro_batch)?;
             model = optimizer.step(config.learning_rate, model, grads);
-            sum += value as f64 * n as f64;
+            sum += loss * chunk.len() as f64;
             step += 1;
-            progress(step, total, value as f64);
+            progress(step, total, loss);
         }
         epoch_loss.push(sum / train_idx.len().max(1) as f64);
     }
@@ -118,6 +116,34 @@ pub fn train(
         heldout_accuracy,
     };
     Ok((model, report))
+}
+
+/// The gradient of a batch's mean loss and that loss, from forward and backward passes over
+/// `micro_batch` pairs at a time (each micro-batch's loss scaled by its share of the batch).
+fn batch_gradients(
+    model: &RewardModel,
+    tokenized: &[TokenizedPair],
+    batch: &[usize],
+    micro_batch: usize,
+) -> Result<(GradientsParams, f64)> {
+    let mut accumulator = GradientsAccumulator::<RewardModel>::new();
+    let mut loss_sum = 0.0;
+    for micro in batch.chunks(micro_batch) {
+        let rows: Vec<Vec<u32>> = micro
+            .iter()
+            .flat_map(|&i| [tokenized[i].chosen.clone(), tokenized[i].rejected.clone()])
+            .collect();
+        let rewards = model.forward(&rows)?;
+        let n = micro.len();
+        let paired = rewards.reshape([n, 2]);
+        let chosen = paired.clone().slice([0..n, 0..1]);
+        let rejected = paired.slice([0..n, 1..2]);
+        let loss = log_sigmoid(chosen - rejected).sum().neg() / batch.len() as f32;
+        let value: f32 = loss.clone().detach().into_scalar();
+        loss_sum += value as f64;
+        accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+    }
+    Ok((accumulator.grads(), loss_sum))
 }
 
 /// Share of pairs where the chosen response gets the higher reward.
@@ -178,6 +204,7 @@ mod tests {
             batch_size: 8,
             holdout: 0.25,
             seed: 1,
+            ..BradleyTerryConfig::default()
         };
         let mut steps = 0;
         let (_, report) = train(model, &tokenizer, &pairs, &config, |_, _, _| steps += 1).unwrap();
@@ -189,5 +216,54 @@ mod tests {
             report.epoch_loss
         );
         assert_eq!(report.heldout_accuracy, 1.0, "{report:?}");
+    }
+
+    #[test]
+    fn micro_batches_give_the_whole_batch_gradient() {
+        let tokenizer = TextTokenizer::byte_level().unwrap();
+        let mut config = ModelConfig::tiny(tokenizer.vocab_size());
+        config.num_hidden_layers = 1;
+        let device = Device::flex().autodiff();
+        let body = Model::random(&config, 3, &device).unwrap();
+        let score = burn::module::Param::from_tensor(burn::tensor::Tensor::<2>::ones(
+            [config.hidden_size, 1],
+            &device,
+        ));
+        let model = RewardModel { body, score };
+        let tokenized: Vec<TokenizedPair> = (0..5)
+            .map(|i| TokenizedPair {
+                chosen: tokenizer
+                    .encode(&format!("q{i} yes{}", "!".repeat(i)))
+                    .unwrap(),
+                rejected: tokenizer.encode(&format!("q{i} no")).unwrap(),
+            })
+            .collect();
+        let batch = [0, 1, 2, 3, 4];
+        let (whole, whole_loss) = batch_gradients(&model, &tokenized, &batch, 5).unwrap();
+        let (parts, parts_loss) = batch_gradients(&model, &tokenized, &batch, 2).unwrap();
+        assert!(
+            (whole_loss - parts_loss).abs() < 1e-5,
+            "{whole_loss} {parts_loss}"
+        );
+        let id = model.score.id;
+        let a: Vec<f32> = whole
+            .get::<2>(id)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b: Vec<f32> = parts
+            .get::<2>(id)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            a.iter().any(|g| g.abs() > 1e-6),
+            "a zero gradient compares nothing"
+        );
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+        }
     }
 }

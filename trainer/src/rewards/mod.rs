@@ -28,6 +28,17 @@ pub trait RewardSource {
     fn score(&self, queries: &[RewardQuery]) -> Result<Vec<f32>>;
 }
 
+/// One source shared by several tasks (one reward model in memory, however many tasks use it).
+impl<T: RewardSource + ?Sized> RewardSource for std::rc::Rc<T> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn score(&self, queries: &[RewardQuery]) -> Result<Vec<f32>> {
+        (**self).score(queries)
+    }
+}
+
 /// Where a task's rewards come from, as written in its `[reward]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
