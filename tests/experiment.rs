@@ -4,14 +4,22 @@
 use std::path::Path;
 use std::process::Command;
 
-fn quick_experiment(out: &Path) -> String {
+/// Runs `trainer experiment <args> --out <out>`, failing the test when it fails; its output.
+fn run_experiment(args: &[&std::ffi::OsStr], out: &Path) -> std::process::Output {
     let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(["experiment", "--quick", "--out"])
+        .arg("experiment")
+        .args(args)
+        .arg("--out")
         .arg(out)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "experiment failed:\n{stderr}");
+    output
+}
+
+fn quick_experiment(out: &Path) -> String {
+    let output = run_experiment(&["--quick".as_ref()], out);
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -261,15 +269,9 @@ mod llama_server;
 fn smollm2_runs_the_experiment_pipeline_with_its_chat_template() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(["experiment", "--smoke", "--methods", "crraft", "--policy"])
-        .arg(llama_server::smollm2_gguf())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "experiment failed:\n{stderr}");
+    let gguf = llama_server::smollm2_gguf();
+    let args = ["--smoke", "--methods", "crraft", "--policy"].map(std::ffi::OsStr::new);
+    run_experiment(&[&args[..], &[gguf.as_os_str()]].concat(), &out);
 
     let samples: Vec<serde_json::Value> =
         std::fs::read_to_string(out.join("runs/start/samples.jsonl"))
