@@ -975,10 +975,23 @@ async fn a_dropped_connection_cancels_its_batch() {
 async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metrics() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _serial = SERIAL.lock().await;
+    // The unread answer must be larger than what the kernel may buffer for it: the server's
+    // send buffer grows up to tcp_wmem's maximum (4 MiB by default, 32 MiB and more on some
+    // hosts), the client's receive buffer is kept small below.
+    let send_buffer_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|line| line.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    let id_bytes = 1_500_000;
+    let item_count = (2 * send_buffer_max / id_bytes + 1).max(16);
     let server = server(Backend::Sqlite)
         .config(CONFIG)
         .env("MOJ_LIMITS_HEADER_READ_TIMEOUT_MS", "500")
         .env("MOJ_LIMITS_RESPONSE_WRITE_TIMEOUT_MS", "500")
+        .env(
+            "MOJ_LIMITS_MAX_BODY_BYTES",
+            &((item_count + 2) * id_bytes).to_string(),
+        )
         .start();
     let address = server.base.trim_start_matches("http://").to_owned();
     // A connection that never sends a byte is closed after the header deadline.
@@ -1019,12 +1032,17 @@ async fn silent_and_unread_connections_are_closed_and_methods_do_not_grow_metric
     assert!(!after.contains("FOO1"), "an invented method became a label");
     // A client that asks for a big answer (ids are echoed) and never reads it is disconnected
     // after the write deadline; the server keeps serving others meanwhile.
-    let big = "x".repeat(1_500_000);
-    let items: Vec<Item> = (0..16)
+    let big = "x".repeat(id_bytes);
+    let items: Vec<Item> = (0..item_count)
         .map(|i| Item::new("p", "r").with_id(format!("{i}{big}")))
         .collect();
     let body = serde_json::to_vec(&JudgeRequest::for_judges(["anything"], items)).unwrap();
-    let mut hoarder = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // A small receive buffer turns off the kernel's receive-window autotuning: on hosts whose
+    // tcp_rmem is large (32 MiB), loopback would otherwise buffer the whole answer and the
+    // write deadline would never be reached (seen in CI, reproduced with that tcp_rmem).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut hoarder = socket.connect(address.parse().unwrap()).await.unwrap();
     let head = format!(
         "POST /v1/judge HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()

@@ -145,30 +145,25 @@ const ERRNO_NOTSUP: i32 = 58;
 pub fn link_virtual_sleep<T: Clocked + super::host_work::Metered + Send + 'static>(
     linker: &mut Linker<T>,
 ) -> Result<(), String> {
-    linker.allow_shadowing(true);
-    linker
-        .func_wrap(
-            "wasi_snapshot_preview1",
-            "poll_oneoff",
-            |mut caller: Caller<'_, T>,
-             subscriptions: i32,
-             events: i32,
-             count: i32,
-             written: i32|
-             -> wasmtime::Result<i32> {
-                caller.data_mut().host_calls().started();
-                virtual_poll(
-                    &mut caller,
-                    subscriptions as u32,
-                    events as u32,
-                    count as u32,
-                    written as u32,
-                )
-            },
-        )
-        .map_err(|e| format!("cannot link poll_oneoff: {e:#}"))?;
-    linker.allow_shadowing(false);
-    Ok(())
+    super::host_work::replace_wasi(
+        linker,
+        "poll_oneoff",
+        |mut caller: Caller<'_, T>,
+         subscriptions: i32,
+         events: i32,
+         count: i32,
+         written: i32|
+         -> wasmtime::Result<i32> {
+            caller.data_mut().host_calls().started();
+            virtual_poll(
+                &mut caller,
+                subscriptions as u32,
+                events as u32,
+                count as u32,
+                written as u32,
+            )
+        },
+    )
 }
 
 /// One clock subscription: its userdata and how long it waits from `clock`'s now, in
