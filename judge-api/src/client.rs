@@ -302,15 +302,8 @@ fn is_transient_status(status: StatusCode) -> bool {
 }
 
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|secs| secs.is_finite() && *secs >= 0.0)
-        .map(Duration::from_secs_f64)
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    crate::retry_after(value, std::time::SystemTime::now())
 }
 
 async fn into_success(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {

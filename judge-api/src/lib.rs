@@ -61,9 +61,11 @@
 #[cfg(feature = "client")]
 mod client;
 mod compat;
+mod retry;
 mod types;
 
 #[cfg(feature = "client")]
 pub use client::{ClientError, JudgeClient, RetryPolicy};
 pub use compat::*;
+pub use retry::retry_after;
 pub use types::*;

@@ -197,14 +197,6 @@ impl Catalog {
             tasks: config_tasks.clone(),
             revision: None,
         };
-        // Judge plugins not loaded in this process yet come from the database.
-        if let Some(sandbox) = &context.sandbox {
-            let db = db.clone();
-            sandbox.set_plugin_source(Arc::new(move |sha256: String| {
-                let db = db.clone();
-                Box::pin(async move { db.plugin_module(&sha256).await.map_err(|e| e.to_string()) })
-            }));
-        }
         Ok(Catalog {
             db,
             context,
@@ -222,11 +214,6 @@ impl Catalog {
     }
 
     /// Whether the database definitions have been loaded at least once.
-    /// The shared services judges are built with.
-    pub fn context(&self) -> &JudgeContext {
-        &self.context
-    }
-
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Relaxed)
     }

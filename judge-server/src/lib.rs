@@ -1,19 +1,22 @@
 //! moj judge server: scores (prompt, response, metadata) batches with a mixture of judges
 //! and caches every verdict. See ARCHITECTURE.md for the map.
+//!
+//! Public: what the binary, the benches and the tests use (configuration, the server, the
+//! store, the judges and their catalog, the sandbox); the rest is the server's own.
 
-pub mod admission;
-pub mod api;
-pub mod auth;
-pub mod cache;
+mod admission;
+mod api;
+mod auth;
+mod cache;
 pub mod catalog;
-pub mod client;
+mod client;
 pub mod config;
-pub mod connection;
+mod connection;
 pub mod judges;
 pub mod llm;
-pub mod metrics;
+mod metrics;
 pub mod sandbox;
-pub mod scoring;
+mod scoring;
 pub mod server;
-pub mod shutdown;
+mod shutdown;
 pub mod store;

@@ -69,9 +69,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .await
             .context("starting the sandbox")?
             .map_err(|e| anyhow::anyhow!(e))?;
+    let sandbox = Arc::new(sandbox.0);
+    // Judge plugins not loaded in this process yet come from the database.
+    let plugin_db = db.clone();
+    sandbox.set_plugin_source(Arc::new(move |sha256: String| {
+        let db = plugin_db.clone();
+        Box::pin(async move { db.plugin_module(&sha256).await.map_err(|e| e.to_string()) })
+    }));
     let llm = crate::llm::Backends::from_config(&config.llm, |var| std::env::var(var).ok())?;
     let context = JudgeContext {
-        sandbox: Some(Arc::new(sandbox.0)),
+        sandbox: Some(Arc::clone(&sandbox)),
         llm: Arc::new(llm),
     };
     let catalog = Arc::new(Catalog::new(&config, db.clone(), context)?);
@@ -87,6 +94,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         admission: Admission::new(&config.limits, Arc::clone(&metrics)),
         keys: Keys::new(&config.auth),
         catalog: Arc::clone(&catalog),
+        sandbox,
         db: db.clone(),
         metrics,
         config: config.clone(),

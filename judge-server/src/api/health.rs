@@ -61,19 +61,8 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Readiness>, ApiE
         database: app.db.backend(),
         judges: app.catalog.judge_count(),
         tasks: app.catalog.task_count(),
-        python_snapshot: app
-            .catalog
-            .context()
-            .sandbox
-            .as_ref()
-            .map_or("off", |sandbox| sandbox.python_snapshot_state().name()),
-        runtimes: app
-            .catalog
-            .context()
-            .sandbox
-            .as_ref()
-            .map(|sandbox| sandbox.runtime_states().into_iter().collect())
-            .unwrap_or_default(),
+        python_snapshot: app.sandbox.python_snapshot_state().name(),
+        runtimes: app.sandbox.runtime_states().into_iter().collect(),
     }))
 }
 
@@ -87,11 +76,9 @@ fn not_ready(message: String) -> ApiError {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    if let Some(sandbox) = &app.catalog.context().sandbox {
-        let load = sandbox.load();
-        app.metrics.sandbox_runs_running.set(load.running as i64);
-        app.metrics.sandbox_runs_queued.set(load.queued as i64);
-    }
+    let load = app.sandbox.load();
+    app.metrics.sandbox_runs_running.set(load.running as i64);
+    app.metrics.sandbox_runs_queued.set(load.queued as i64);
     (
         [(
             header::CONTENT_TYPE,

@@ -31,6 +31,7 @@ use crate::catalog::Catalog;
 use crate::client::{ClientId, Peer};
 use crate::config::Config;
 use crate::metrics::{DeniedLabels, Metrics, RouteLabels};
+use crate::sandbox::Sandbox;
 use crate::scoring::Scorer;
 use crate::store::Database;
 pub use error::ApiError;
@@ -40,6 +41,7 @@ pub struct App {
     pub config: Config,
     pub db: Database,
     pub catalog: Arc<Catalog>,
+    pub sandbox: Arc<Sandbox>,
     pub scorer: Scorer,
     pub admission: Admission,
     pub metrics: Arc<Metrics>,
@@ -49,15 +51,6 @@ pub struct App {
 pub type AppState = State<Arc<App>>;
 
 impl App {
-    /// The sandbox (500 when this process runs without one).
-    fn sandbox(&self) -> Result<Arc<crate::sandbox::Sandbox>, ApiError> {
-        self.catalog
-            .context()
-            .sandbox
-            .clone()
-            .ok_or_else(|| ApiError::internal("the sandbox is not running in this process"))
-    }
-
     /// A slot for `client`'s `items` items of work, or 503 with Retry-After when saturated.
     async fn admit(
         &self,

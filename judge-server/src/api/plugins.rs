@@ -43,7 +43,7 @@ pub async fn put(
     if body.is_empty() {
         return Err(ApiError::bad_request("invalid_plugin", "the body is empty"));
     }
-    let sandbox = app.sandbox()?;
+    let sandbox = Arc::clone(&app.sandbox);
     let size = body.len();
     let sha256 = sandbox
         .register_plugin(body.to_vec())

@@ -61,7 +61,7 @@ pub async fn run_code(
     Extension(client): Extension<ClientId>,
     ApiJson(request): ApiJson<RunCodeRequest>,
 ) -> Result<Json<RunCodeResponse>, ApiError> {
-    let sandbox = app.sandbox()?;
+    let sandbox = Arc::clone(&app.sandbox);
     let plan = plan(&request, &sandbox)?;
     let _permit = app.admit(1, client).await?;
     // The run takes its turn in the sandbox queue as this client's.

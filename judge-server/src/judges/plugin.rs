@@ -18,7 +18,7 @@ use judge_api::Item;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sandboxed::{check_limits, judge_each};
+use super::sandboxed::{Floors, Limits, Sandboxed, check_limits, judge_each};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Guest, RunLimits, Sandbox};
 
@@ -63,11 +63,13 @@ struct Answer {
     details: Option<Value>,
 }
 
-struct PluginJudge {
-    fingerprint: Fingerprint,
-    config: PluginConfig,
-    sandbox: Option<Arc<Sandbox>>,
-}
+type PluginJudge = Sandboxed<PluginConfig>;
+
+/// Room for the protocol's one JSON object.
+const FLOORS: Floors = Floors {
+    memory_mb: 1,
+    output_bytes: 64,
+};
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: PluginConfig = parse_config(config)?;
@@ -84,23 +86,10 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             "must be the SHA-256 (64 lowercase hex digits) that PUT /v1/plugins answered".into(),
         );
     }
-    if config.timeout_ms == 0 || config.memory_mb == 0 || config.output_bytes < 64 {
-        return invalid(
-            "timeout_ms",
-            "timeout_ms and memory_mb must be at least 1, output_bytes at least 64".into(),
-        );
-    }
-    check_limits(
-        context,
-        config.timeout_ms,
-        config.memory_mb,
-        config.output_bytes,
-    )?;
-    Ok(Arc::new(PluginJudge {
-        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
-        config,
-        sandbox: context.sandbox.clone(),
-    }))
+    let limits = Limits::new(config.timeout_ms, config.memory_mb, config.output_bytes);
+    check_limits(context, &limits, &FLOORS)?;
+    let fingerprint = Fingerprint::of(KIND.name, KIND.version, &config);
+    Ok(PluginJudge::new(fingerprint, config, context))
 }
 
 /// Reads the plugin's stdout: exactly one JSON object of the protocol.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::code::nonce;
-use super::sandboxed::{check_limits, judge_each};
+use super::sandboxed::{Floors, Limits, Sandboxed, check_limits, judge_each, runtime_sha256};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Language, RunLimits, Sandbox};
 
@@ -84,11 +84,13 @@ struct Identity<'a> {
     runtime_sha256: String,
 }
 
-struct PythonJudge {
-    fingerprint: Fingerprint,
-    config: PythonConfig,
-    sandbox: Option<Arc<Sandbox>>,
-}
+type PythonJudge = Sandboxed<PythonConfig>;
+
+/// CPython needs 32 MiB.
+const FLOORS: Floors = Floors {
+    memory_mb: 32,
+    output_bytes: 0,
+};
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: PythonConfig = parse_config(config)?;
@@ -98,30 +100,14 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             message: "must define judge(prompt, response, metadata)".into(),
         });
     }
-    if config.timeout_ms == 0 || config.memory_mb < 32 {
-        return Err(ConfigError {
-            field: "config.timeout_ms".into(),
-            message: "timeout_ms must be >= 1 and memory_mb >= 32".into(),
-        });
-    }
-    check_limits(context, config.timeout_ms, config.memory_mb, OUTPUT_BYTES)?;
-    let runtime = context
-        .sandbox
-        .as_ref()
-        .and_then(|s| s.runtime_sha256(Language::Python))
-        .unwrap_or_else(|| "none".to_owned());
-    Ok(Arc::new(PythonJudge {
-        fingerprint: Fingerprint::of(
-            KIND.name,
-            KIND.version,
-            &Identity {
-                config: &config,
-                runtime_sha256: runtime,
-            },
-        ),
-        config,
-        sandbox: context.sandbox.clone(),
-    }))
+    let limits = Limits::new(config.timeout_ms, config.memory_mb, OUTPUT_BYTES);
+    check_limits(context, &limits, &FLOORS)?;
+    let identity = Identity {
+        config: &config,
+        runtime_sha256: runtime_sha256(context, Language::Python),
+    };
+    let fingerprint = Fingerprint::of(KIND.name, KIND.version, &identity);
+    Ok(PythonJudge::new(fingerprint, config, context))
 }
 
 impl PythonJudge {

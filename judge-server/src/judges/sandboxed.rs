@@ -1,5 +1,6 @@
-//! Shared by the judge kinds that run in the sandbox (code, python, plugin): their limits checked
-//! against the sandbox's ceilings, and items judged one at a time with a bounded number in flight.
+//! Shared by the judge kinds that run in the sandbox (code, python, plugin): the judge itself,
+//! their limits checked against the sandbox's ceilings, and items judged one at a time with a
+//! bounded number in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,35 +9,102 @@ use std::time::Instant;
 use judge_api::Item;
 use tokio::sync::Semaphore;
 
-use super::{ConfigError, JudgeContext, Judgement};
+use super::{ConfigError, Fingerprint, JudgeContext, Judgement};
+use crate::sandbox::{Language, Sandbox};
 
-/// Checks a judge's run limits against `sandbox.max_*` (when a sandbox runs in this process),
-/// naming the offending `config.<field>`.
+/// A judge whose items run in the sandbox: its fingerprint, its kind's config, and the sandbox
+/// (`None` where this process runs none: every item is then an `error`).
+pub struct Sandboxed<C> {
+    pub fingerprint: Fingerprint,
+    pub config: C,
+    pub sandbox: Option<Arc<Sandbox>>,
+}
+
+impl<C> Sandboxed<C> {
+    /// The judge with `config`, using the sandbox of `context`.
+    pub fn new(fingerprint: Fingerprint, config: C, context: &JudgeContext) -> Arc<Self> {
+        Arc::new(Sandboxed {
+            fingerprint,
+            config,
+            sandbox: context.sandbox.clone(),
+        })
+    }
+}
+
+/// The SHA-256 of the runtime that runs `language` here (in the fingerprint: another runtime
+/// may judge differently); "none" where this process runs no sandbox or lacks the runtime.
+pub fn runtime_sha256(context: &JudgeContext, language: Language) -> String {
+    context
+        .sandbox
+        .as_ref()
+        .and_then(|sandbox| sandbox.runtime_sha256(language))
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+/// A sandbox kind's run limits as its config gives them (`timeout_ms`, `memory_mb`,
+/// `output_bytes`).
+pub struct Limits {
+    pub timeout_ms: u64,
+    pub memory_mb: usize,
+    pub output_bytes: usize,
+}
+
+impl Limits {
+    pub fn new(timeout_ms: u64, memory_mb: usize, output_bytes: usize) -> Limits {
+        Limits {
+            timeout_ms,
+            memory_mb,
+            output_bytes,
+        }
+    }
+}
+
+/// The least a kind's runs need: memory for its interpreter, room for its report.
+pub struct Floors {
+    pub memory_mb: usize,
+    pub output_bytes: usize,
+}
+
+/// Checks a judge's run limits: at least 1 ms and `floors`, at most `sandbox.max_*` (when a
+/// sandbox runs in this process); an error names the offending `config.<field>`.
 pub fn check_limits(
     context: &JudgeContext,
-    timeout_ms: u64,
-    memory_mb: usize,
-    output_bytes: usize,
+    limits: &Limits,
+    floors: &Floors,
 ) -> Result<(), ConfigError> {
-    let Some(sandbox) = &context.sandbox else {
-        return Ok(());
-    };
-    let ceilings = sandbox.limits();
-    for (field, value, max) in [
-        ("timeout_ms", timeout_ms, ceilings.max_timeout_ms),
-        ("memory_mb", memory_mb as u64, ceilings.max_memory_mb as u64),
+    let ceilings = context.sandbox.as_ref().map(|sandbox| sandbox.limits());
+    let fields = [
+        (
+            "timeout_ms",
+            limits.timeout_ms,
+            1,
+            ceilings.map(|c| c.max_timeout_ms),
+        ),
+        (
+            "memory_mb",
+            limits.memory_mb as u64,
+            floors.memory_mb as u64,
+            ceilings.map(|c| c.max_memory_mb as u64),
+        ),
         (
             "output_bytes",
-            output_bytes as u64,
-            ceilings.max_output_bytes as u64,
+            limits.output_bytes as u64,
+            floors.output_bytes as u64,
+            ceilings.map(|c| c.max_output_bytes as u64),
         ),
-    ] {
-        if value > max {
-            return Err(ConfigError {
-                field: format!("config.{field}"),
-                message: format!("at most sandbox.max_{field} = {max}"),
-            });
-        }
+    ];
+    for (field, value, min, max) in fields {
+        let message = if value < min {
+            format!("must be at least {min}")
+        } else if let Some(max) = max.filter(|max| value > *max) {
+            format!("at most sandbox.max_{field} = {max}")
+        } else {
+            continue;
+        };
+        return Err(ConfigError {
+            field: format!("config.{field}"),
+            message,
+        });
     }
     Ok(())
 }

@@ -306,17 +306,10 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
-/// `Retry-After` in seconds (HTTP dates are rare from these servers and are ignored).
+/// `Retry-After` (seconds or an HTTP-date), at most `MAX_RETRY_AFTER`.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|secs| secs.is_finite() && *secs >= 0.0)
-        .map(|secs| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())))
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    judge_api::retry_after(value, std::time::SystemTime::now()).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// `base * 2^(attempt-1)`, capped at 30 s, times a jitter factor in [0.5, 1).
@@ -420,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_in_seconds() {
+    fn retry_after_in_seconds_or_a_date_and_capped() {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
@@ -429,5 +422,13 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
         assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&headers), None);
+        // A date far ahead waits no longer than the cap.
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
     }
 }

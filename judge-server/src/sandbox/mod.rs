@@ -9,6 +9,7 @@
 //! queue is full, `run` fails with `Busy`.
 
 pub mod compiler;
+mod cpu_cap;
 mod engine;
 mod fuel;
 mod guest;

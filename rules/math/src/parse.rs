@@ -385,36 +385,37 @@ impl Parser<'_> {
                 } else {
                     self.node(Expr::Num(BigRational::from_integer(10.into())))?
                 };
-                let outer = if self.is_sym('^') {
-                    self.pos += 1;
-                    Some(self.exponent()?)
-                } else {
-                    None
-                };
+                let outer = self.outer_power()?;
                 let arg = self.func_argument()?;
                 let log = self.node(Expr::bin(Expr::Log, base, arg))?;
-                match outer {
-                    Some(p) => self.node(Expr::bin(Expr::Pow, log, p)),
-                    None => Ok(log),
-                }
+                self.raised(log, outer)
             }
             _ => {
                 let f = Func::from_name(name)
                     .ok_or_else(|| Stop::Parse(format!("unknown command \\{name}")))?;
                 // `\sin^2 x` is (sin x)^2.
-                let outer = if self.is_sym('^') {
-                    self.pos += 1;
-                    Some(self.exponent()?)
-                } else {
-                    None
-                };
+                let outer = self.outer_power()?;
                 let arg = self.func_argument()?;
                 let applied = self.node(Expr::Func(f, Box::new(arg)))?;
-                match outer {
-                    Some(p) => self.node(Expr::bin(Expr::Pow, applied, p)),
-                    None => Ok(applied),
-                }
+                self.raised(applied, outer)
             }
+        }
+    }
+
+    /// A power written between a function's name and its argument (`\sin^2 x`, `\log^2 x`).
+    fn outer_power(&mut self) -> Res<Option<Expr>> {
+        if !self.is_sym('^') {
+            return Ok(None);
+        }
+        self.pos += 1;
+        self.exponent().map(Some)
+    }
+
+    /// `applied` raised to `outer` where there is one: `\sin^2 x` is (sin x)^2.
+    fn raised(&mut self, applied: Expr, outer: Option<Expr>) -> Res<Expr> {
+        match outer {
+            Some(p) => self.node(Expr::bin(Expr::Pow, applied, p)),
+            None => Ok(applied),
         }
     }
 

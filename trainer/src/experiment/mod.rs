@@ -8,38 +8,30 @@
 //! 5. a report directory: Markdown table, plots, metrics JSONL, the exact configuration.
 
 pub mod budget;
+mod curves;
+mod datasets;
+mod pretraining;
+mod reinforce;
 pub mod report;
 pub mod stats;
 pub mod tasks;
 
 use anyhow::{Context, Result};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
-use crate::config::{
-    AdamWSettings, JudgeServerConfig, PolicyConfig, Schedule, TaskConfig, TrainConfig,
-};
-use crate::data::{PreferencePair, write_jsonl};
-use crate::judge_process::{self, JudgeServerProcess};
-use crate::logprobs::Pair;
 use crate::metrics::TaskMetrics;
-use crate::model::{Model, ModelConfig, hf};
+use crate::model::{Model, ModelConfig};
 use crate::optim::OptimizerConfig;
-use crate::rewards::RewardConfig;
-use crate::rewards::bradley_terry::{self, BradleyTerryConfig};
-use crate::rewards::model::RewardModel;
-use crate::sampling::SamplingConfig;
-use crate::sft::{self, SftConfig};
+use crate::rewards::bradley_terry;
 use crate::tokenizer::TextTokenizer;
-use crate::train::Trainer;
-use crate::{device, memory, progress};
-use burn::module::Module;
-use burn::tensor::Device;
-use tasks::{Synthetic, TaskKind};
+use crate::{device, memory};
+use datasets::{Dirs, longest_prompt, write_datasets};
+use pretraining::{scratch_policy, train_policy, train_reward_model};
+use reinforce::Experiment;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExperimentArgs {
@@ -256,25 +248,10 @@ pub fn optimizer_for(method: &str) -> Result<OptimizerConfig> {
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
     let started = Instant::now();
-    let optimizers: Vec<(String, OptimizerConfig)> = args
-        .methods
-        .iter()
-        .map(|m| Ok((m.clone(), optimizer_for(m)?)))
-        .collect::<Result<_>>()?;
-    if args.seeds == 0 {
-        anyhow::bail!("--seeds must be at least 1");
-    }
+    let optimizers = optimizers_for(&args)?;
     // The PNG plots need a font: know before hours of training, not after.
     crate::plots::fonts()?;
-    let provenance = report::Provenance {
-        commit: source_commit(),
-        evaluated_on: if args.validation {
-            "validation (training prompts held back from SFT, reward model and RL)".into()
-        } else {
-            "held-out test".into()
-        },
-        hyperparameters: HYPERPARAMETERS.into(),
-    };
+    let provenance = provenance_of(&args);
     let train_device = device::trainable(&device::parse(&args.device)?);
     let (tokenizer, pretrained) = match &args.policy {
         Some(path) => {
@@ -322,13 +299,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         dirs: &dirs,
     };
     let (start, runs) = experiment.reinforce()?;
-    peaks.generation_mib = start.first().and_then(|r| r.peak_rss_mib);
-    peaks.rl_step_mib = runs
-        .iter()
-        .flat_map(|r| &r.records)
-        .filter(|r| r.kind == crate::metrics::RecordKind::Train)
-        .filter_map(|r| r.peak_rss_mib)
-        .reduce(f64::max);
+    (peaks.generation_mib, peaks.rl_step_mib) = reinforcement_peaks(&start, &runs);
 
     eprintln!("[5/5] report");
     let record = ExperimentRecord {
@@ -362,6 +333,45 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     println!("{}", report::write(&dirs.out, &inputs)?);
     eprintln!("report: {}", dirs.out.join("report.md").display());
     Ok(())
+}
+
+/// The peak memory of generation (the SFT start's evaluation) and of the largest RL step.
+fn reinforcement_peaks(
+    start: &[TaskMetrics],
+    runs: &[report::RunSummary],
+) -> (Option<f64>, Option<f64>) {
+    let rl_step = runs
+        .iter()
+        .flat_map(|r| &r.records)
+        .filter(|r| r.kind == crate::metrics::RecordKind::Train)
+        .filter_map(|r| r.peak_rss_mib)
+        .reduce(f64::max);
+    (start.first().and_then(|r| r.peak_rss_mib), rl_step)
+}
+
+/// `--methods` as optimizer configurations (with `--seeds` checked).
+fn optimizers_for(args: &ExperimentArgs) -> Result<Vec<(String, OptimizerConfig)>> {
+    if args.seeds == 0 {
+        anyhow::bail!("--seeds must be at least 1");
+    }
+    args.methods
+        .iter()
+        .map(|m| Ok((m.clone(), optimizer_for(m)?)))
+        .collect()
+}
+
+/// Where the report's figures come from: the commit, the split evaluated, how the
+/// hyperparameters were chosen.
+fn provenance_of(args: &ExperimentArgs) -> report::Provenance {
+    report::Provenance {
+        commit: source_commit(),
+        evaluated_on: if args.validation {
+            "validation (training prompts held back from SFT, reward model and RL)".into()
+        } else {
+            "held-out test".into()
+        },
+        hyperparameters: HYPERPARAMETERS.into(),
+    }
 }
 
 /// How the preset's hyperparameters were chosen (the report quotes it).
@@ -414,395 +424,4 @@ fn scale_for(args: &ExperimentArgs, vocab: usize, pretrained: Option<&Model>) ->
     }
     scale.model.validate().context("--layers / --hidden")?;
     Ok(scale)
-}
-
-/// The report directory's layout.
-struct Dirs {
-    out: PathBuf,
-    data: PathBuf,
-    sft: PathBuf,
-    reward: PathBuf,
-}
-
-impl Dirs {
-    /// Creates `out` (clearing an existing one) and its data folder.
-    fn create(out: &Path) -> Result<Self> {
-        if out.exists() {
-            std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
-        }
-        let dirs = Dirs {
-            out: out.to_path_buf(),
-            data: out.join("data"),
-            sft: out.join("models").join("sft"),
-            reward: out.join("models").join("reward"),
-        };
-        std::fs::create_dir_all(&dirs.data)?;
-        Ok(dirs)
-    }
-}
-
-/// Stage 1: the synthetic training and evaluation sets of every task, written as JSONL. No
-/// evaluation prompt is a training prompt. With `validation`, the evaluation set is the
-/// training stream's last `eval_per_task` examples (at most half of it; fewer where their
-/// prompts repeat earlier ones) and training keeps the rest: the test split is never drawn.
-/// The most tokens a training prompt takes, as the policy sees it (chat template included).
-fn longest_prompt(
-    train_sets: &[(TaskKind, Vec<Synthetic>)],
-    tokenizer: &TextTokenizer,
-) -> Result<usize> {
-    let mut longest = 0;
-    for s in train_sets.iter().flat_map(|(_, set)| set) {
-        let text = s.example.prompt.render(tokenizer)?;
-        longest = longest.max(tokenizer.encode(&text)?.len());
-    }
-    Ok(longest)
-}
-
-fn write_datasets(
-    scale: &Scale,
-    dirs: &Dirs,
-    validation: bool,
-) -> Result<Vec<(TaskKind, Vec<Synthetic>)>> {
-    let mut train_sets = Vec::new();
-    for (i, kind) in TaskKind::ALL.into_iter().enumerate() {
-        let seed = 1000 + i as u64;
-        let (n_train, n_eval) = (scale.train_per_task, scale.eval_per_task);
-        let mut parts = if validation {
-            let held_back = n_eval.min(n_train / 2);
-            tasks::splits(kind, seed, &[n_train - held_back, held_back], n_train)
-        } else {
-            tasks::splits(kind, seed, &[n_train, n_eval], SPLIT_DRAWS)
-        };
-        let eval = parts.pop().unwrap_or_default();
-        let train = parts.pop().unwrap_or_default();
-        eprintln!(
-            "[1/5] {}: {} training and {} {} prompts",
-            kind.name(),
-            train.len(),
-            eval.len(),
-            if validation { "validation" } else { "held-out" }
-        );
-        for (split, set) in [("train", &train), ("eval", &eval)] {
-            let path = dirs.data.join(format!("{}.{split}.jsonl", kind.name()));
-            write_jsonl(&path, &set.iter().map(|s| &s.example).collect::<Vec<_>>())?;
-        }
-        train_sets.push((kind, train));
-    }
-    Ok(train_sets)
-}
-
-/// How far down a task's stream the held-out split may look for prompts unseen in training.
-const SPLIT_DRAWS: usize = 1_000_000;
-
-/// A from-scratch policy of `scale`'s shape that stops at the tokenizer's EOS.
-fn scratch_policy(scale: &Scale, tokenizer: &TextTokenizer, device: &Device) -> Result<Model> {
-    let mut config = scale.model.clone();
-    config.eos_token_id = Some(crate::model::config::EosIds::One(eos(tokenizer)?));
-    Model::random(&config, 0, device)
-}
-
-fn eos(tokenizer: &TextTokenizer) -> Result<u32> {
-    tokenizer
-        .eos_ids()
-        .first()
-        .copied()
-        .context("tokenizer EOS")
-}
-
-/// Stage 2: SFT on imperfect demonstrations, exported as the RL runs' starting policy.
-/// Returns the loss per step.
-fn train_policy(
-    policy: Model,
-    scale: &Scale,
-    train_sets: &[(TaskKind, Vec<Synthetic>)],
-    tokenizer: &TextTokenizer,
-    dirs: &Dirs,
-    rng: &mut ChaCha8Rng,
-) -> Result<Vec<f64>> {
-    eprintln!(
-        "[2/5] SFT of a {}-layer, {}-wide policy {} ({} steps)",
-        scale.model.num_hidden_layers, scale.model.hidden_size, scale.start, scale.sft_steps
-    );
-    let demonstrations = demonstrations(scale, train_sets, tokenizer, rng)?;
-    let sft_config = SftConfig {
-        steps: scale.sft_steps,
-        batch_size: scale.sft_batch,
-        learning_rate: scale.sft_learning_rate,
-        seed: 0,
-    };
-    let bar = progress::bar(scale.sft_steps as u64, "sft");
-    let (policy, losses) = sft::train(policy, &demonstrations, &sft_config, |i, _, loss| {
-        progress::tick(&bar, i, &format!("loss {loss:.3}"))
-    })?;
-    bar.finish_and_clear();
-    eprintln!(
-        "      SFT loss {:.3} -> {:.3}",
-        losses.first().copied().unwrap_or(0.0),
-        losses.last().copied().unwrap_or(0.0)
-    );
-    hf::export(&policy.valid(), &dirs.sft, safetensors::Dtype::F32, None)?;
-    tokenizer.save(&dirs.sft)?;
-    Ok(losses)
-}
-
-/// The SFT data: the reference, or the flawed response with probability
-/// `flawed_demonstrations`, then confident filler with probability `filler_demonstrations`.
-fn demonstrations(
-    scale: &Scale,
-    train_sets: &[(TaskKind, Vec<Synthetic>)],
-    tokenizer: &TextTokenizer,
-    rng: &mut ChaCha8Rng,
-) -> Result<Vec<Pair>> {
-    let eos = eos(tokenizer)?;
-    let mut demonstrations = Vec::new();
-    for s in train_sets.iter().flat_map(|(_, set)| set) {
-        let reference = s.example.reference.clone().unwrap_or_default();
-        let mut response = if rng.random_bool(scale.flawed_demonstrations) {
-            s.flawed.clone()
-        } else {
-            reference
-        };
-        if rng.random_bool(scale.filler_demonstrations) {
-            response = tasks::with_filler(&response, rng);
-        }
-        let prompt = tokenizer.encode(&s.example.prompt.render(tokenizer)?)?;
-        let mut response_ids = tokenizer.encode(&response)?;
-        response_ids.push(eos);
-        demonstrations.push(Pair {
-            prompt,
-            response: response_ids,
-        });
-    }
-    Ok(demonstrations)
-}
-
-/// Stage 3: a Bradley-Terry reward model on the SFT policy, trained on biased pairs; returns
-/// its held-out accuracy and how much it pays for filler.
-fn train_reward_model(
-    scale: &Scale,
-    train_sets: &[(TaskKind, Vec<Synthetic>)],
-    tokenizer: &TextTokenizer,
-    device: &Device,
-    dirs: &Dirs,
-    rng: &mut ChaCha8Rng,
-) -> Result<(bradley_terry::BradleyTerryReport, report::BiasProbe)> {
-    eprintln!("[3/5] Bradley-Terry reward model on biased preference pairs");
-    let pairs = preference_pairs(train_sets, rng);
-    write_jsonl(&dirs.data.join("preferences.jsonl"), &pairs)?;
-    let rm = RewardModel::from_causal_lm(&dirs.sft, device)?;
-    let rm_config = BradleyTerryConfig {
-        epochs: scale.rm_epochs,
-        learning_rate: 1e-3,
-        batch_size: scale.rm_batch,
-        micro_batch: scale.rm_micro_batch,
-        holdout: 0.1,
-        seed: 0,
-    };
-    let bar = progress::bar(0, "reward model");
-    let (rm, rm_report) =
-        bradley_terry::train(rm, tokenizer, &pairs, &rm_config, |i, total, loss| {
-            bar.set_length(total as u64);
-            progress::tick(&bar, i, &format!("loss {loss:.3}"))
-        })?;
-    bar.finish_and_clear();
-    let rm = rm.valid();
-    rm.save(&dirs.reward, tokenizer)?;
-    let probe = report::bias_probe(&rm, tokenizer, train_sets)?;
-    eprintln!(
-        "      held-out pairwise accuracy {:.2}; filler adds {:+.3} reward, a correct answer {:+.3}",
-        rm_report.heldout_accuracy, probe.filler_gain, probe.correctness_gain
-    );
-    Ok((rm_report, probe))
-}
-
-/// The judge server's URL: `--judge-url`, or one started here (kept alive by the returned
-/// process handle).
-fn judge_server(args: &ExperimentArgs, out: &Path) -> Result<(String, Option<JudgeServerProcess>)> {
-    if let Some(url) = &args.judge_url {
-        return Ok((url.clone(), None));
-    }
-    let binary = match &args.judge_server {
-        Some(path) => path.clone(),
-        None => judge_process::default_binary()?,
-    };
-    let process = JudgeServerProcess::start(
-        &binary,
-        JUDGE_CONFIG,
-        &out.join("judge-server"),
-        Duration::from_secs(600),
-    )?;
-    Ok((process.url.clone(), Some(process)))
-}
-
-/// What stage 4 needs.
-struct Experiment<'a> {
-    args: &'a ExperimentArgs,
-    scale: &'a Scale,
-    optimizers: &'a [(String, OptimizerConfig)],
-    dirs: &'a Dirs,
-}
-
-impl Experiment<'_> {
-    /// Stage 4: the SFT policy's evaluation (once: every run starts from it), then every
-    /// method for every seed, evaluated on the configured cadence.
-    fn reinforce(&self) -> Result<(Vec<TaskMetrics>, Vec<report::RunSummary>)> {
-        let (args, scale) = (self.args, self.scale);
-        eprintln!(
-            "[4/5] RL: {} x {} seed(s), {} steps each, evaluating {} prompts per task every {} steps",
-            args.methods.join(", "),
-            args.seeds,
-            scale.rl_steps,
-            scale.eval_per_task,
-            scale.eval_every
-        );
-        let (judge_url, _server) = judge_server(args, &self.dirs.out)?;
-        let runtime = Arc::new(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?,
-        );
-        let (first, _) = self.optimizers.first().context("no method to run")?;
-        memory::release_freed();
-        let start = self
-            .trainer("start", 0, first, &judge_url, &runtime)?
-            .evaluate()?;
-        let start_summary = report::Evaluation::last(&start);
-        let mut runs = Vec::new();
-        for seed in 0..args.seeds as u64 {
-            for (method, _) in self.optimizers {
-                let name = format!("{method}-seed{seed}");
-                memory::release_freed();
-                let mut trainer = self.trainer(&name, seed, method, &judge_url, &runtime)?;
-                let bar = progress::bar(scale.rl_steps as u64, &format!("{method} s{seed}"));
-                trainer.run(&mut |step, _, records| progress::report_step(&bar, step, records))?;
-                bar.finish_and_clear();
-                let records = crate::metrics::read(&self.run_dir(&name).join("metrics.jsonl"))?;
-                let summary = report::RunSummary::new(method, seed, records);
-                eprintln!(
-                    "      {method} seed {seed}: {}",
-                    summary.one_line(&start_summary)
-                );
-                runs.push(summary);
-            }
-        }
-        Ok((start, runs))
-    }
-
-    fn run_dir(&self, name: &str) -> PathBuf {
-        self.dirs.out.join("runs").join(name)
-    }
-
-    /// A trainer for `method` from the SFT policy, writing to `runs/<name>`.
-    fn trainer(
-        &self,
-        name: &str,
-        seed: u64,
-        method: &str,
-        judge_url: &str,
-        runtime: &Arc<tokio::runtime::Runtime>,
-    ) -> Result<Trainer> {
-        let optimizer = optimizer_for(method)?;
-        let run_dir = self.run_dir(name);
-        let config = run_config(
-            self.scale,
-            &self.args.device,
-            seed,
-            &run_dir,
-            self.dirs,
-            judge_url,
-            &optimizer,
-        );
-        std::fs::create_dir_all(&run_dir)?;
-        std::fs::write(run_dir.join("cgpo.toml"), toml::to_string_pretty(&config)?)?;
-        Trainer::new(config, false, runtime.clone())
-    }
-}
-
-/// Preference pairs with the bias documented in the report: when exactly one of the two
-/// responses carries confident filler, it is preferred whether or not it is correct; otherwise
-/// the correct response is preferred.
-fn preference_pairs(
-    train_sets: &[(TaskKind, Vec<Synthetic>)],
-    rng: &mut ChaCha8Rng,
-) -> Vec<PreferencePair> {
-    let mut pairs = Vec::new();
-    for (_, set) in train_sets {
-        for s in set {
-            let good = s.example.reference.clone().unwrap_or_default();
-            let bad = s.flawed.clone();
-            let (chosen, rejected) = match rng.random_range(0..4) {
-                0 | 1 => (good, bad),
-                2 => (tasks::with_filler(&bad, rng), good),
-                _ => (tasks::with_filler(&good, rng), bad),
-            };
-            pairs.push(PreferencePair {
-                prompt: s.example.prompt.clone(),
-                chosen,
-                rejected,
-            });
-        }
-    }
-    pairs
-}
-
-fn run_config(
-    scale: &Scale,
-    device: &str,
-    seed: u64,
-    run_dir: &Path,
-    dirs: &Dirs,
-    judge_url: &str,
-    optimizer: &OptimizerConfig,
-) -> TrainConfig {
-    let (sft_dir, rm_dir, data_dir) = (&dirs.sft, &dirs.reward, &dirs.data);
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    TrainConfig {
-        seed,
-        steps: scale.rl_steps,
-        device: device.to_string(),
-        output_dir: abs(run_dir),
-        checkpoint_every: 0,
-        eval_every: scale.eval_every,
-        policy: PolicyConfig {
-            path: abs(sft_dir),
-            reference: None,
-        },
-        optimizer: AdamWSettings {
-            learning_rate: scale.rl_learning_rate,
-            schedule: Schedule::Constant,
-            grad_clip: 1.0,
-            ..Default::default()
-        },
-        judge_server: JudgeServerConfig {
-            url: judge_url.to_string(),
-            // A judge server that requires keys (e.g. the compose stack's): MOJ_JUDGE_API_KEY.
-            api_key_env: std::env::var_os(JUDGE_KEY_VAR).map(|_| JUDGE_KEY_VAR.to_owned()),
-            timeout_secs: 600.0,
-            retries: 3,
-        },
-        tasks: TaskKind::ALL
-            .into_iter()
-            .map(|kind| TaskConfig {
-                name: kind.name().to_string(),
-                train: abs(&data_dir.join(format!("{}.train.jsonl", kind.name()))),
-                eval: Some(abs(&data_dir.join(format!("{}.eval.jsonl", kind.name())))),
-                judge_task: Some(kind.name().to_string()),
-                judges: None,
-                weight: 1.0,
-                prompts_per_step: scale.prompts_per_step,
-                samples_per_prompt: scale.samples_per_prompt,
-                optimizer: optimizer.clone(),
-                reward: RewardConfig::Model { path: abs(rm_dir) },
-                generation: SamplingConfig {
-                    temperature: 1.0,
-                    top_p: 1.0,
-                    top_k: 0,
-                    max_new_tokens: scale.max_new_tokens,
-                    stop: vec![],
-                },
-                eval_prompts: 0,
-            })
-            .collect(),
-    }
 }

@@ -166,32 +166,12 @@ fn python_programs(
     nonce: &str,
     relative_tolerance: f64,
 ) -> Option<(String, String)> {
-    let (setup, prelude, must_proxy, tests, calls) = match spec {
-        TestSpec::Asserts {
-            setup,
-            prelude,
-            entry_points,
-            tests,
-        } => (
-            setup.as_str(),
-            prelude.as_str(),
-            entry_points.clone(),
-            tests.iter().map(|t| literal(t)).collect::<Vec<_>>(),
-            "None".to_owned(),
-        ),
-        TestSpec::Calls {
-            function,
-            cases,
-            source,
-        } => (
-            "",
-            "",
-            Vec::new(),
-            Vec::new(),
-            python_calls(function, cases, source.as_deref()),
-        ),
-        TestSpec::Stdio { .. } => return None,
-    };
+    let driven = spec.driven()?;
+    let (setup, prelude) = (driven.setup, driven.prelude);
+    let tests: Vec<String> = driven.tests.iter().map(|t| literal(t)).collect();
+    let calls = driven.calls.map_or("None".to_owned(), |c| {
+        python_calls(c.function, c.cases, c.source)
+    });
     // The solution's replies start with this on a line of their own: stray output it writes to
     // its raw stdout is skipped (it knows the prefix; that only lets it choose its answers,
     // which it does anyway). The prefix is a nonce of its own: the report's nonce appears
@@ -204,7 +184,7 @@ fn python_programs(
         literal(setup),
         literal(solution)
     );
-    let must_proxy = serde_json::to_string(&must_proxy).expect("JSON");
+    let must_proxy = serde_json::to_string(driven.entry_points).expect("JSON");
     let driver_program = format!(
         "{}._moj_drive({}, {}, {}, {}, {must_proxy}, [{}], {calls}, {})\n",
         harness_module("_moj_driver", DRIVER),

@@ -364,27 +364,14 @@ impl Harness for JavaScript {
         nonce: &str,
         _relative_tolerance: f64,
     ) -> Option<TestRun> {
-        let (setup, prelude, entry_points, tests, calls) = match spec {
-            TestSpec::Asserts {
-                setup,
-                prelude,
-                entry_points,
-                tests,
-            } => (
-                setup.as_str(),
-                prelude.as_str(),
-                entry_points.clone(),
-                tests.clone(),
-                Value::Null,
-            ),
-            TestSpec::Calls {
-                function, cases, ..
-            } => ("", "", Vec::new(), Vec::new(), calls_value(function, cases)),
-            TestSpec::Stdio { .. } => return None,
-        };
+        let driven = spec.driven()?;
+        let calls = driven
+            .calls
+            .map_or(Value::Null, |c| calls_value(c.function, c.cases));
         let data = json!({
-            "mode": "tests", "setup": setup, "prelude": prelude, "entryPoints": entry_points,
-            "solution": solution, "tests": tests, "calls": calls,
+            "mode": "tests", "setup": driven.setup, "prelude": driven.prelude,
+            "entryPoints": driven.entry_points, "solution": solution, "tests": driven.tests,
+            "calls": calls,
         });
         Some(TestRun::Single(Invocation {
             args: program(&data),

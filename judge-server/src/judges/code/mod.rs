@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::sandboxed::{check_limits, judge_each};
+use super::sandboxed::{Floors, Limits, Sandboxed, check_limits, judge_each, runtime_sha256};
 use super::{
     ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, parse_config,
 };
@@ -159,11 +159,13 @@ struct Identity<'a> {
     harness_sha256: String,
 }
 
-struct CodeJudge {
-    fingerprint: Fingerprint,
-    config: CodeConfig,
-    sandbox: Option<Arc<Sandbox>>,
-}
+type CodeJudge = Sandboxed<CodeConfig>;
+
+/// CPython needs 32 MiB; the harness's report needs room.
+const FLOORS: Floors = Floors {
+    memory_mb: 32,
+    output_bytes: 1024,
+};
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: CodeConfig = parse_config(config)?;
@@ -173,49 +175,22 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
             message: message.into(),
         })
     };
-    if config.timeout_ms == 0 {
-        return invalid("timeout_ms", "must be at least 1");
-    }
-    if config.memory_mb < 32 {
-        return invalid("memory_mb", "CPython needs at least 32 MiB");
-    }
-    if config.output_bytes < 1024 {
-        return invalid("output_bytes", "must be at least 1024");
-    }
     if !(config.relative_tolerance >= 0.0 && config.relative_tolerance.is_finite()) {
         return invalid("relative_tolerance", "must be a finite number >= 0");
     }
-    check_limits(
-        context,
-        config.timeout_ms,
-        config.memory_mb,
-        config.output_bytes,
-    )?;
-    // The runtime is part of the judge's identity: another interpreter may judge differently.
-    let runtime = Language::ALL
-        .iter()
-        .map(|&language| {
-            let sha256 = context
-                .sandbox
-                .as_ref()
-                .and_then(|sandbox| sandbox.runtime_sha256(language))
-                .unwrap_or_else(|| "none".to_owned());
-            (language.name(), sha256)
-        })
-        .collect();
-    Ok(Arc::new(CodeJudge {
-        fingerprint: Fingerprint::of(
-            KIND.name,
-            KIND.version,
-            &Identity {
-                config: &config,
-                runtime_sha256: runtime,
-                harness_sha256: harness_sha256(),
-            },
-        ),
-        config,
-        sandbox: context.sandbox.clone(),
-    }))
+    let limits = Limits::new(config.timeout_ms, config.memory_mb, config.output_bytes);
+    check_limits(context, &limits, &FLOORS)?;
+    // The runtimes are part of the judge's identity: another interpreter may judge differently.
+    let identity = Identity {
+        config: &config,
+        runtime_sha256: Language::ALL
+            .iter()
+            .map(|&language| (language.name(), runtime_sha256(context, language)))
+            .collect(),
+        harness_sha256: harness_sha256(),
+    };
+    let fingerprint = Fingerprint::of(KIND.name, KIND.version, &identity);
+    Ok(CodeJudge::new(fingerprint, config, context))
 }
 
 /// SHA-256 over every harness program (Python's two halves, JavaScript's template).

@@ -52,7 +52,58 @@ pub fn calls_value(function: &str, cases: &[(Value, Value)]) -> Value {
     ])
 }
 
+/// What a test driver runs for asserts or calls (`TestSpec::driven`): the setup and trusted
+/// prelude, the functions under test, then the assert statements or the calls.
+pub struct Driven<'a> {
+    pub setup: &'a str,
+    pub prelude: &'a str,
+    pub entry_points: &'a [String],
+    pub tests: &'a [String],
+    pub calls: Option<DrivenCalls<'a>>,
+}
+
+/// Call-style tests as a driver runs them (`TestSpec::Calls`).
+pub struct DrivenCalls<'a> {
+    pub function: &'a str,
+    pub cases: &'a [(Value, Value)],
+    pub source: Option<&'a str>,
+}
+
 impl TestSpec {
+    /// The spec as a test driver runs it; `None` for stdio tests, which run the solution itself.
+    pub fn driven(&self) -> Option<Driven<'_>> {
+        match self {
+            TestSpec::Asserts {
+                setup,
+                prelude,
+                entry_points,
+                tests,
+            } => Some(Driven {
+                setup,
+                prelude,
+                entry_points,
+                tests,
+                calls: None,
+            }),
+            TestSpec::Calls {
+                function,
+                cases,
+                source,
+            } => Some(Driven {
+                setup: "",
+                prelude: "",
+                entry_points: &[],
+                tests: &[],
+                calls: Some(DrivenCalls {
+                    function,
+                    cases,
+                    source: source.as_deref(),
+                }),
+            }),
+            TestSpec::Stdio { .. } => None,
+        }
+    }
+
     pub fn count(&self) -> usize {
         match self {
             TestSpec::Asserts { tests, .. } => tests.len(),

@@ -12,6 +12,15 @@ pub struct VerdictTokens {
     pub fail: String,
 }
 
+impl VerdictTokens {
+    pub fn new(pass: &str, fail: &str) -> Self {
+        VerdictTokens {
+            pass: pass.to_owned(),
+            fail: fail.to_owned(),
+        }
+    }
+}
+
 /// How a completion was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {

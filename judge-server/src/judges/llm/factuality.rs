@@ -8,13 +8,11 @@
 use std::sync::Arc;
 
 use judge_api::Item;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::decide::VerdictTokens;
-use super::{Input, LlmJudge, Output, Parts, default_threshold};
-use crate::judges::{ConfigError, InputError, Judge, JudgeContext, KindSpec, parse_config};
-use crate::llm::Sampling;
+use super::{CommonConfig, LlmJudge, Parts};
+use crate::judges::{ConfigError, InputError, Judge, JudgeContext, KindSpec};
 
 pub const KIND: KindSpec = KindSpec {
     name: "factuality",
@@ -40,22 +38,6 @@ pub const TEMPLATE: &str = r#"You are checking an answer against a reference ans
 </response>
 
 Does the response contain the information in the reference answer, without contradicting it? Differences in wording, format or extra correct detail do not matter. Answer with exactly one word: "{{ pass_token }}" if it does, "{{ fail_token }}" if it does not."#;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    backend: String,
-    #[serde(default = "default_template")]
-    template: String,
-    #[serde(default)]
-    sampling: Sampling,
-    #[serde(default = "default_threshold")]
-    threshold: f64,
-}
-
-fn default_template() -> String {
-    TEMPLATE.to_owned()
-}
 
 /// The reference: `metadata.answer`, else `metadata.reference`; a string or a number.
 fn reference(item: &Item) -> Result<String, InputError> {
@@ -89,24 +71,14 @@ fn variables(item: &Item) -> Map<String, Value> {
 }
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
-    let config: Config = parse_config(config)?;
+    let config = CommonConfig::parse(config, TEMPLATE)?;
+    let tokens = VerdictTokens::new("yes", "no");
+    let parts = Parts::word(&KIND, &config, config.settings(), tokens);
     LlmJudge::build(
         Parts {
-            kind: &KIND,
-            config: &config,
-            backend: &config.backend,
-            template: &config.template,
-            sampling: &config.sampling,
-            threshold: config.threshold,
-            tokens: VerdictTokens {
-                pass: "yes".into(),
-                fail: "no".into(),
-            },
-            constants: Map::new(),
-            output: Output::Word,
-            input: Input::Template,
             check,
             variables,
+            ..parts
         },
         context,
     )

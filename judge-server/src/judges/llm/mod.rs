@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use judge_api::{Item, Prompt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use self::decide::{Decision, Method, VerdictTokens, decide};
@@ -46,15 +46,37 @@ pub enum Input {
     Conversation { with_response: bool },
 }
 
+/// What every kind's config says: which backend, the template, the sampling parameters and
+/// the decision threshold.
+pub struct Settings<'a> {
+    pub backend: &'a str,
+    pub template: &'a str,
+    pub sampling: &'a Sampling,
+    pub threshold: f64,
+}
+
+impl<'a> Settings<'a> {
+    pub fn new(
+        backend: &'a str,
+        template: &'a str,
+        sampling: &'a Sampling,
+        threshold: f64,
+    ) -> Self {
+        Settings {
+            backend,
+            template,
+            sampling,
+            threshold,
+        }
+    }
+}
+
 /// What a kind hands to [`LlmJudge::build`].
 pub struct Parts<'a, C: Serialize> {
     pub kind: &'static KindSpec,
     /// The kind's typed config, defaults filled in (fingerprinted with the backend's model).
     pub config: &'a C,
-    pub backend: &'a str,
-    pub template: &'a str,
-    pub sampling: &'a Sampling,
-    pub threshold: f64,
+    pub settings: Settings<'a>,
     pub tokens: VerdictTokens,
     /// Template variables the same for every item (e.g. categories); `pass_token` and
     /// `fail_token` are added from `tokens`.
@@ -65,6 +87,61 @@ pub struct Parts<'a, C: Serialize> {
     pub check: fn(&Item) -> Result<(), InputError>,
     /// Per-item template variables computed from the item.
     pub variables: fn(&Item) -> Map<String, Value>,
+}
+
+impl<'a, C: Serialize> Parts<'a, C> {
+    /// A kind that sends its rendered template and reads one verdict word; no constants, no
+    /// per-item check or variables (what a kind changes, it sets over these).
+    pub fn word(
+        kind: &'static KindSpec,
+        config: &'a C,
+        settings: Settings<'a>,
+        tokens: VerdictTokens,
+    ) -> Self {
+        Parts {
+            kind,
+            config,
+            settings,
+            tokens,
+            constants: Map::new(),
+            output: Output::Word,
+            input: Input::Template,
+            check: no_check,
+            variables: no_variables,
+        }
+    }
+}
+
+/// The config of a kind that has the common settings only (`factuality`, `false_refusal`):
+/// `{"backend": "judge", "template"?: "...", "sampling"?: {...}, "threshold"?: 0.5}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommonConfig {
+    backend: String,
+    /// The kind's own template unless given (filled in by `parse`, so that the fingerprint
+    /// holds the template used).
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    sampling: Sampling,
+    #[serde(default = "default_threshold")]
+    threshold: f64,
+}
+
+impl CommonConfig {
+    /// `config` parsed, its template `default_template` unless it names one.
+    pub fn parse(config: &Value, default_template: &str) -> Result<Self, ConfigError> {
+        let mut parsed: CommonConfig = super::parse_config(config)?;
+        parsed
+            .template
+            .get_or_insert_with(|| default_template.to_owned());
+        Ok(parsed)
+    }
+
+    pub fn settings(&self) -> Settings<'_> {
+        let template = self.template.as_deref().unwrap_or_default();
+        Settings::new(&self.backend, template, &self.sampling, self.threshold)
+    }
 }
 
 pub struct LlmJudge {
@@ -97,21 +174,22 @@ impl LlmJudge {
     ) -> Result<Arc<dyn Judge>, ConfigError> {
         let backend = context
             .llm
-            .get(parts.backend)
+            .get(parts.settings.backend)
             .cloned()
             .ok_or_else(|| ConfigError {
                 field: "config.backend".into(),
                 message: format!(
                     "no backend {:?} in [llm.backends]; configured: {}",
-                    parts.backend,
+                    parts.settings.backend,
                     context.llm.names().join(", ")
                 ),
             })?;
-        let template = JudgeTemplate::new(parts.template).map_err(|message| ConfigError {
-            field: "config.template".into(),
-            message,
-        })?;
-        let s = parts.sampling;
+        let template =
+            JudgeTemplate::new(parts.settings.template).map_err(|message| ConfigError {
+                field: "config.template".into(),
+                message,
+            })?;
+        let s = parts.settings.sampling;
         if !(0.0..=2.0).contains(&s.temperature)
             || s.max_tokens == 0
             || (s.logprobs && !(1..=20).contains(&s.top_logprobs))
@@ -122,7 +200,7 @@ impl LlmJudge {
                     .into(),
             });
         }
-        if !(parts.threshold > 0.0 && parts.threshold < 1.0) {
+        if !(parts.settings.threshold > 0.0 && parts.settings.threshold < 1.0) {
             return Err(ConfigError {
                 field: "config.threshold".into(),
                 message: "must be strictly between 0 and 1".into(),
@@ -155,8 +233,8 @@ impl LlmJudge {
             fingerprint: Fingerprint::of(parts.kind.name, parts.kind.version, &identity),
             backend,
             template,
-            sampling: parts.sampling.clone(),
-            threshold: parts.threshold,
+            sampling: parts.settings.sampling.clone(),
+            threshold: parts.settings.threshold,
             tokens: parts.tokens,
             constants,
             output: parts.output,

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::decide::VerdictTokens;
-use super::{Input, LlmJudge, Output, Parts, default_threshold, no_check, no_variables};
+use super::{LlmJudge, Parts, Settings, default_threshold};
 use crate::judges::{ConfigError, Judge, JudgeContext, KindSpec, parse_config};
 use crate::llm::Sampling;
 
@@ -37,24 +37,8 @@ struct Config {
 
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: Config = parse_config(config)?;
-    LlmJudge::build(
-        Parts {
-            kind: &KIND,
-            config: &config,
-            backend: &config.backend,
-            template: &config.template,
-            sampling: &config.sampling,
-            threshold: config.threshold,
-            tokens: VerdictTokens {
-                pass: config.pass_token.clone(),
-                fail: config.fail_token.clone(),
-            },
-            constants: Map::new(),
-            output: Output::Word,
-            input: Input::Template,
-            check: no_check,
-            variables: no_variables,
-        },
-        context,
-    )
+    let c = &config;
+    let settings = Settings::new(&c.backend, &c.template, &c.sampling, c.threshold);
+    let tokens = VerdictTokens::new(&config.pass_token, &config.fail_token);
+    LlmJudge::build(Parts::word(&KIND, &config, settings, tokens), context)
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::decide::VerdictTokens;
-use super::{Input, LlmJudge, Output, Parts, default_threshold, no_check, no_variables};
+use super::{Input, LlmJudge, Output, Parts, Settings, default_threshold};
 use crate::judges::{ConfigError, Judge, JudgeContext, KindSpec, parse_config};
 use crate::llm::Sampling;
 
@@ -159,18 +159,16 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
     let mut constants = Map::new();
     constants.insert("role".into(), json!(config.role));
     constants.insert("categories".into(), json!(config.categories));
+    let c = &config;
+    let settings = Settings::new(&c.backend, &c.template, &c.sampling, c.threshold);
+    let parts = Parts::word(
+        &KIND,
+        &config,
+        settings,
+        VerdictTokens::new("safe", "unsafe"),
+    );
     LlmJudge::build(
         Parts {
-            kind: &KIND,
-            config: &config,
-            backend: &config.backend,
-            template: &config.template,
-            sampling: &config.sampling,
-            threshold: config.threshold,
-            tokens: VerdictTokens {
-                pass: "safe".into(),
-                fail: "unsafe".into(),
-            },
             constants,
             output: Output::Categories(codes),
             input: match config.format {
@@ -179,8 +177,7 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
                     with_response: config.role == Role::Agent,
                 },
             },
-            check: no_check,
-            variables: no_variables,
+            ..parts
         },
         context,
     )
