@@ -91,6 +91,54 @@ async fn keys_gate_scoring_reading_and_changes() {
             .contains(r#"moj_http_requests_total{method="POST",route="/v1/judge",status="200"} 2"#),
         "{metrics}"
     );
+
+    // Every keyed route with the role it needs (judge-server/src/api/mod.rs `router`): no key
+    // is 401 everywhere, a scorer key is 403 exactly on the admin routes.
+    use reqwest::Method;
+    let routes = [
+        (Method::POST, "/v1/judge", Role::Scorer),
+        (Method::GET, "/v1/judges", Role::Scorer),
+        (Method::GET, "/v1/judges/r", Role::Scorer),
+        (Method::HEAD, "/v1/judges/r", Role::Scorer),
+        (Method::PUT, "/v1/judges/x", Role::Admin),
+        (Method::DELETE, "/v1/judges/x", Role::Admin),
+        (Method::GET, "/v1/kinds", Role::Scorer),
+        (Method::PUT, "/v1/plugins", Role::Admin),
+        (Method::GET, "/v1/tasks", Role::Scorer),
+        (Method::GET, "/v1/tasks/t", Role::Scorer),
+        (Method::PUT, "/v1/tasks/t", Role::Admin),
+        (Method::DELETE, "/v1/tasks/t", Role::Admin),
+        (Method::POST, "/v1/tasks/t/get_reward", Role::Scorer),
+        (Method::POST, "/run_code", Role::Scorer),
+    ];
+    for (method, path, role) in routes {
+        let request = |key: Option<&str>| {
+            let request = common::http().request(method.clone(), server.url(path));
+            match key {
+                Some(key) => request.bearer_auth(key),
+                None => request,
+            }
+        };
+        let anonymous = request(None).send().await.unwrap().status();
+        assert_eq!(anonymous, 401, "{method} {path} without a key");
+        let scorer = request(Some(SCORER_KEY)).send().await.unwrap().status();
+        assert_eq!(
+            scorer == 403,
+            role == Role::Admin,
+            "{method} {path} with a scorer key: {scorer}"
+        );
+        let admin = request(Some(ADMIN_KEY)).send().await.unwrap().status();
+        assert!(
+            admin != 401 && admin != 403,
+            "{method} {path} with an admin key: {admin}"
+        );
+    }
+}
+
+#[derive(PartialEq)]
+enum Role {
+    Scorer,
+    Admin,
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use judge_server::config::Config;
+use judge_server::config::{Config, LogFormat};
 use judge_server::server;
 use tracing_subscriber::EnvFilter;
 
@@ -39,17 +39,16 @@ enum Command {
     },
 }
 
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
@@ -68,7 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return probe(url).await;
     }
     let config = Config::load(cli.config.as_deref())?;
-    init_logging(&config.server.log_format);
+    init_logging(config.server.log_format);
     match cli.command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => {

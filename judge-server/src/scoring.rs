@@ -137,7 +137,7 @@ impl Scorer {
                 stats.cache_misses += 1;
                 self.metrics
                     .record_judge_time(&entry.name, judgement.micros);
-                plan.grid[j][i] = Some(fresh_verdict(&entry.name, &judgement));
+                plan.grid[j][i] = Some(answer_verdict(&entry.name, &judgement));
                 fresh.push((plan.keys[j][i], entry.judge.fingerprint().kind, judgement));
             }
             for &(i, first) in &plan.copies[j] {
@@ -235,13 +235,8 @@ async fn plan(
             if let Some(hit) = lookup.found.get(key) {
                 stats.cache_hits += 1;
                 plan.grid[j][i] = Some(JudgeVerdict {
-                    name: entry.name.clone(),
-                    verdict: hit.verdict,
-                    score: hit.score,
-                    reason: hit.reason.clone(),
                     cached: true,
-                    micros: 0,
-                    details: hit.details.clone(),
+                    ..answer_verdict(&entry.name, hit)
                 });
             } else if let Some(&first) = first_seen.get(key) {
                 stats.deduplicated += 1;
@@ -255,8 +250,8 @@ async fn plan(
     plan
 }
 
-/// A fresh judgement as the answer shows it.
-fn fresh_verdict(name: &str, judgement: &Judgement) -> JudgeVerdict {
+/// A judgement as the answer shows it (fresh: `cached` is false).
+fn answer_verdict(name: &str, judgement: &Judgement) -> JudgeVerdict {
     JudgeVerdict {
         name: name.to_owned(),
         verdict: judgement.verdict,

@@ -68,31 +68,22 @@ impl App {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    let v1 = Router::new()
+    // Reading and scoring: an API (scorer) key or an admin key.
+    let scoring = Router::new()
         .route("/v1/judge", post(judge::score))
         .route("/v1/judges", get(judges::list))
-        .route(
-            "/v1/judges/{name}",
-            get(judges::get).put(judges::put).delete(judges::delete),
-        )
+        .route("/v1/judges/{name}", get(judges::get))
         .route("/v1/kinds", get(judges::kinds))
-        .route("/v1/plugins", put(plugins::put))
         .route("/v1/tasks", get(tasks::list))
-        .route(
-            "/v1/tasks/{name}",
-            get(tasks::get).put(tasks::put).delete(tasks::delete),
-        )
+        .route("/v1/tasks/{name}", get(tasks::get))
         .route("/v1/tasks/{name}/get_reward", post(get_reward::get_reward))
-        .route("/run_code", post(run_code::run_code))
-        // Outermost first: the key check, then the body deadline.
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&app),
-            body::read_in_time,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&app),
-            require_key,
-        ));
+        .route("/run_code", post(run_code::run_code));
+    // Changes: an admin key. (A method no route has is a 405, keys or not: `method_not_allowed`.)
+    let admin = Router::new()
+        .route("/v1/judges/{name}", put(judges::put).delete(judges::delete))
+        .route("/v1/plugins", put(plugins::put))
+        .route("/v1/tasks/{name}", put(tasks::put).delete(tasks::delete));
+    let v1 = keyed(scoring, &app, Role::Scorer).merge(keyed(admin, &app, Role::Admin));
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -108,15 +99,28 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Reads need an API (or admin) key; scoring too; everything else needs an admin key. The
+/// `routes` behind a key of `role` at least; then the body deadline.
+fn keyed(routes: Router<Arc<App>>, app: &Arc<App>, role: Role) -> Router<Arc<App>> {
+    // Outermost first: the key check, then the body deadline.
+    routes
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(app),
+            body::read_in_time,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            (Arc::clone(app), role),
+            require_key,
+        ))
+}
+
+/// Refuses a request without a key of the `needed` role (an admin key has every role). The
 /// request is marked with its [`ClientId`]: the key's holder, or the peer's address with auth
 /// off.
-async fn require_key(State(app): AppState, mut request: Request, next: Next) -> Response {
-    let needed = match *request.method() {
-        Method::GET | Method::HEAD => Role::Scorer,
-        Method::POST if is_scoring(request.uri().path()) => Role::Scorer,
-        _ => Role::Admin,
-    };
+async fn require_key(
+    State((app, needed)): State<(Arc<App>, Role)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -165,17 +169,6 @@ async fn require_key(State(app): AppState, mut request: Request, next: Next) -> 
 /// Marks a response already counted in `http_denied`, so `track_http` leaves it out.
 #[derive(Clone, Copy)]
 struct CountedAsDenied;
-
-/// The POST endpoints that score (a scorer key may call them): `/v1/judge`,
-/// `/v1/tasks/{name}/get_reward` and `/run_code`.
-fn is_scoring(path: &str) -> bool {
-    path == "/v1/judge"
-        || path == "/run_code"
-        || path
-            .strip_prefix("/v1/tasks/")
-            .and_then(|rest| rest.strip_suffix("/get_reward"))
-            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
-}
 
 /// The method as a metrics label: the standard ones by name, anything else (`FOO`, `X1`, ...)
 /// as `other`, so a client cannot grow `/metrics` by inventing methods.
@@ -234,17 +227,6 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scoring_endpoints_take_a_scorer_key_and_nothing_else_does() {
-        assert!(is_scoring("/v1/judge"));
-        assert!(is_scoring("/run_code"));
-        assert!(is_scoring("/v1/tasks/math/get_reward"));
-        assert!(!is_scoring("/v1/tasks/math"));
-        assert!(!is_scoring("/v1/tasks//get_reward"));
-        assert!(!is_scoring("/v1/tasks/a/b/get_reward"));
-        assert!(!is_scoring("/v1/judges/x"));
-    }
 
     #[test]
     fn invented_methods_share_one_label() {

@@ -103,10 +103,11 @@ impl Modify for StandardErrors {
             if !path.starts_with("/v1/") && path != "/run_code" {
                 continue;
             }
-            let scoring = super::is_scoring(path);
+            // Every POST scores (`/v1/judge`, `get_reward`, `/run_code`): changes are PUT and
+            // DELETE (the scorer and admin routers in `api/mod.rs`).
             for (operation, is_change) in [
                 (&mut item.get, false),
-                (&mut item.post, !scoring),
+                (&mut item.post, false),
                 (&mut item.put, true),
                 (&mut item.delete, true),
             ] {

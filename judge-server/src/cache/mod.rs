@@ -23,59 +23,50 @@ use crate::shutdown::Shutdown;
 use crate::store::{Database, StoredVerdict, now_unix};
 pub use key::Key;
 
-/// A verdict as the cache returns it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CachedVerdict {
-    pub verdict: Verdict,
-    pub score: Option<f64>,
-    pub reason: String,
-    pub details: Option<Value>,
-}
-
-impl CachedVerdict {
-    fn from_stored(stored: StoredVerdict) -> CachedVerdict {
-        CachedVerdict {
-            verdict: stored.verdict,
-            score: stored.score,
-            // Rows stored before verdicts were bounded are bounded on the way out.
-            reason: crate::judges::clip_reason(stored.reason),
-            details: stored
-                .details
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .map(crate::judges::bounded_details),
-        }
+/// A stored verdict as the judge gave it (the time it took is not kept: 0).
+fn judgement_of(stored: StoredVerdict) -> Judgement {
+    Judgement {
+        verdict: stored.verdict,
+        score: stored.score,
+        // Rows stored before verdicts were bounded are bounded on the way out.
+        reason: crate::judges::clip_reason(stored.reason),
+        details: stored
+            .details
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .map(crate::judges::bounded_details),
+        micros: 0,
     }
 }
 
 /// What a batched lookup found.
 #[derive(Debug, Default)]
 pub struct Lookup {
-    pub found: HashMap<Key, CachedVerdict>,
+    pub found: HashMap<Key, Judgement>,
     /// The database could not be asked: keys missing from `found` may still be stored there.
     pub failed: bool,
 }
 
 /// The in-memory LRU, bounded by entries and by bytes.
 struct Memory {
-    entries: LruCache<Key, CachedVerdict>,
+    entries: LruCache<Key, Judgement>,
     bytes: usize,
     max_bytes: usize,
 }
 
 impl Memory {
     /// What an entry costs: its key, its fixed fields, its reason and its details as JSON.
-    fn cost(verdict: &CachedVerdict) -> usize {
+    fn cost(verdict: &Judgement) -> usize {
         let details = verdict
             .details
             .as_ref()
             .map_or(0, |d| serde_json::to_string(d).map_or(0, |s| s.len()));
         std::mem::size_of::<Key>()
-            + std::mem::size_of::<CachedVerdict>()
+            + std::mem::size_of::<Judgement>()
             + verdict.reason.len()
             + details
     }
 
-    fn put(&mut self, key: Key, verdict: CachedVerdict) {
+    fn put(&mut self, key: Key, verdict: Judgement) {
         self.bytes += Memory::cost(&verdict);
         if let Some((_, old)) = self.entries.push(key, verdict) {
             self.bytes -= Memory::cost(&old);
@@ -137,9 +128,9 @@ impl VerdictCache {
         if !missing.is_empty() {
             match tokio::time::timeout(self.db_timeout, self.db.lookup_verdicts(&missing)).await {
                 Ok(Ok(stored)) => {
-                    let fetched: Vec<(Key, CachedVerdict)> = stored
+                    let fetched: Vec<(Key, Judgement)> = stored
                         .into_iter()
-                        .map(|(key, row)| (key, CachedVerdict::from_stored(row)))
+                        .map(|(key, row)| (key, judgement_of(row)))
                         .collect();
                     self.remember(fetched.iter().cloned());
                     lookup.found.extend(fetched);
@@ -186,10 +177,7 @@ impl VerdictCache {
         if rows.is_empty() {
             return true;
         }
-        self.remember(
-            rows.iter()
-                .map(|row| (row.key, CachedVerdict::from_stored(row.clone()))),
-        );
+        self.remember(rows.iter().map(|row| (row.key, judgement_of(row.clone()))));
         match tokio::time::timeout(self.db_timeout, self.db.insert_verdicts(rows)).await {
             Ok(Ok(_)) => true,
             Ok(Err(error)) => {
@@ -203,7 +191,7 @@ impl VerdictCache {
         }
     }
 
-    fn remember(&self, entries: impl Iterator<Item = (Key, CachedVerdict)>) {
+    fn remember(&self, entries: impl Iterator<Item = (Key, Judgement)>) {
         if let Some(memory) = &self.memory {
             let mut memory = memory.lock().expect("cache lock");
             for (key, verdict) in entries {
@@ -294,12 +282,13 @@ pub fn spawn_pruner(cache: Arc<VerdictCache>, config: &CacheConfig, mut shutdown
 mod memory_tests {
     use super::*;
 
-    fn verdict(details_bytes: usize) -> CachedVerdict {
-        CachedVerdict {
+    fn verdict(details_bytes: usize) -> Judgement {
+        Judgement {
             verdict: Verdict::Pass,
             score: None,
             reason: String::new(),
             details: Some(Value::String("x".repeat(details_bytes))),
+            micros: 0,
         }
     }
 

@@ -37,15 +37,25 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
-    /// Where the embedded SQLite database (and later runtimes and caches) live.
+    /// Where the embedded SQLite database lives (and the runtimes, when neither
+    /// `XDG_CACHE_HOME` nor `HOME` is set).
     pub data_dir: PathBuf,
     /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
     pub shutdown_grace_secs: u64,
     /// How often the judge and task definitions are re-read from the database, so that
     /// changes made through another replica are served here too.
     pub catalog_refresh_secs: u64,
-    /// Log format: `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
+}
+
+/// How the server writes its log (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event (for log collectors).
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -55,7 +65,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("moj-data"),
             shutdown_grace_secs: 30,
             catalog_refresh_secs: 5,
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -404,9 +414,6 @@ impl Config {
         }
         if self.server.catalog_refresh_secs == 0 {
             bail!("server.catalog_refresh_secs must be at least 1");
-        }
-        if !matches!(self.server.log_format.as_str(), "text" | "json") {
-            bail!("server.log_format must be \"text\" or \"json\"");
         }
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres://")

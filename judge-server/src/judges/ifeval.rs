@@ -95,19 +95,17 @@ fn instructions(item: &Item) -> Result<Vec<Instruction>, InputError> {
 }
 
 impl RuleJudge for IfevalJudge {
+    type Input = Vec<Instruction>;
+
     fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
     }
 
-    fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        self.instructions(item).map(drop)
+    fn prepare(&self, item: &Item) -> Result<Vec<Instruction>, InputError> {
+        self.instructions(item)
     }
 
-    fn judge(&self, item: &Item, stop: &Stop) -> Judgement {
-        let instructions = match self.instructions(item) {
-            Ok(instructions) => instructions,
-            Err(error) => return Judgement::error(format!("{}: {}", error.field, error.message)),
-        };
+    fn judge(&self, item: &Item, instructions: Vec<Instruction>, stop: &Stop) -> Judgement {
         let mode = self.mode;
         let Some(results) =
             moj_ifeval::check_unless_stopped(&item.response, &instructions, &|| stop.requested())

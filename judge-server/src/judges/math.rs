@@ -74,19 +74,18 @@ fn gold(item: &Item) -> Result<String, InputError> {
 }
 
 impl RuleJudge for MathJudge {
+    /// The reference answer.
+    type Input = String;
+
     fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
     }
 
-    fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        gold(item).map(drop)
+    fn prepare(&self, item: &Item) -> Result<String, InputError> {
+        gold(item)
     }
 
-    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
-        let gold = match gold(item) {
-            Ok(gold) => gold,
-            Err(error) => return Judgement::error(error.message),
-        };
+    fn judge(&self, item: &Item, gold: String, _stop: &Stop) -> Judgement {
         match moj_math::verify(&item.response, &gold, &self.config) {
             Outcome::Equivalent { extracted } => {
                 Judgement::pass(format!("{extracted:?} matches the reference"))

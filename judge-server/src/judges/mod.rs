@@ -72,7 +72,8 @@ pub struct KindSpec {
     pub build: BuildFn,
 }
 
-/// Shared services some kinds need to build a judge (the sandbox for code, later LLM backends).
+/// Shared services some kinds need to build a judge: the sandbox (code, python, plugin) and
+/// the LLM backends (the LLM kinds).
 #[derive(Clone, Default)]
 pub struct JudgeContext {
     pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
-    parse_config,
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
+    Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -244,11 +244,17 @@ impl RefusalJudge {
 }
 
 impl RuleJudge for RefusalJudge {
+    type Input = ();
+
     fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
     }
 
-    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
+    fn prepare(&self, _item: &Item) -> Result<(), InputError> {
+        Ok(())
+    }
+
+    fn judge(&self, item: &Item, (): (), _stop: &Stop) -> Judgement {
         let (refused, why, details) = if item.response.trim().is_empty() {
             let refused = self.config.empty_is_refusal;
             (

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, RuleJudge, Stop,
-    parse_config,
+    ConfigError, Fingerprint, InputError, Judge, JudgeContext, Judgement, KindSpec, RuleJudge,
+    Stop, parse_config,
 };
 
 pub const KIND: KindSpec = KindSpec {
@@ -190,11 +190,17 @@ fn quote(text: &str) -> String {
 }
 
 impl RuleJudge for RegexJudge {
+    type Input = ();
+
     fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
     }
 
-    fn judge(&self, item: &Item, _stop: &Stop) -> Judgement {
+    fn prepare(&self, _item: &Item) -> Result<(), InputError> {
+        Ok(())
+    }
+
+    fn judge(&self, item: &Item, (): (), _stop: &Stop) -> Judgement {
         let mut text = item.response.as_str();
         let mut details = serde_json::Map::new();
         if let Some(extractor) = &self.extract {
@@ -273,7 +279,7 @@ mod tests {
 
     fn verdict(config: Value, response: &str) -> Verdict {
         judge(config)
-            .judge(&Item::new("p", response), &Stop::default())
+            .judge(&Item::new("p", response), (), &Stop::default())
             .verdict
     }
 
@@ -323,7 +329,8 @@ mod tests {
             verdict(config.clone(), "answer: yes ... answer: no"),
             Verdict::Fail
         );
-        let judgement = judge(config).judge(&Item::new("p", "no answer here"), &Stop::default());
+        let judgement =
+            judge(config).judge(&Item::new("p", "no answer here"), (), &Stop::default());
         assert_eq!(judgement.verdict, Verdict::Fail);
         assert!(judgement.reason.contains("nothing to extract"));
         let first = json!({"extract": {"pattern": "answer: (?P<word>\\w+)", "group": "word", "occurrence": "first"}, "must_match": ["^yes$"]});

@@ -17,15 +17,19 @@ use super::{Fingerprint, InputError, Judge, Judgement};
 const PARALLEL_THRESHOLD: usize = 64;
 
 pub trait RuleJudge: Send + Sync + 'static {
+    /// What the judge reads from an item's metadata (`()` for none).
+    type Input;
+
     fn fingerprint(&self) -> &Fingerprint;
 
-    fn check_item(&self, _item: &Item) -> Result<(), InputError> {
-        Ok(())
-    }
+    /// The item's input, or what is wrong with its metadata: the request's validation (a 422
+    /// naming the field) and the judging read it through this one function.
+    fn prepare(&self, item: &Item) -> Result<Self::Input, InputError>;
 
-    /// Judges one item. A judge whose work can explode (long responses, many instructions)
-    /// asks `stop` in its loops and answers `Judgement::error` when it says to stop.
-    fn judge(&self, item: &Item, stop: &Stop) -> Judgement;
+    /// Judges one item, given what `prepare` read from it. A judge whose work can explode
+    /// (long responses, many instructions) asks `stop` in its loops and answers
+    /// `Judgement::error` when it says to stop.
+    fn judge(&self, item: &Item, input: Self::Input, stop: &Stop) -> Judgement;
 }
 
 /// Set when nobody waits for a batch any more (the request was dropped, or the judge's timeout
@@ -72,7 +76,11 @@ fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>], stop: &Stop) -> Vec<
                 return Stop::stopped();
             }
             let start = Instant::now();
-            let mut judgement = rule.judge(item, stop);
+            let mut judgement = match rule.prepare(item) {
+                Ok(input) => rule.judge(item, input, stop),
+                // Requests are validated with `prepare` before judging: not reached from the API.
+                Err(error) => Judgement::error(format!("{}: {}", error.field, error.message)),
+            };
             judgement.micros = start.elapsed().as_micros() as u64;
             judgement
         })
@@ -86,7 +94,7 @@ impl<R: RuleJudge> Judge for BlockingJudge<R> {
     }
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        self.0.check_item(item)
+        self.0.prepare(item).map(drop)
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
@@ -131,11 +139,17 @@ mod tests {
     struct Spins(Fingerprint, Arc<AtomicBool>);
 
     impl RuleJudge for Spins {
+        type Input = ();
+
         fn fingerprint(&self) -> &Fingerprint {
             &self.0
         }
 
-        fn judge(&self, _item: &Item, stop: &Stop) -> Judgement {
+        fn prepare(&self, _item: &Item) -> Result<(), InputError> {
+            Ok(())
+        }
+
+        fn judge(&self, _item: &Item, (): (), stop: &Stop) -> Judgement {
             while !stop.requested() {
                 std::hint::spin_loop();
             }

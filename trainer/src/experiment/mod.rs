@@ -228,22 +228,9 @@ judges = ["unit_tests"]
 "#;
 
 pub fn optimizer_for(method: &str) -> Result<OptimizerConfig> {
-    Ok(match method {
-        "reward_pg" => OptimizerConfig::RewardPg { kl_coef: 0.0 },
-        "crpg" => OptimizerConfig::Crpg { kl_max: 20.0 },
-        "crraft" => OptimizerConfig::Crraft { kl_max: 20.0 },
-        "codpo" => OptimizerConfig::Codpo {
-            beta: 0.1,
-            lambda: 5.0,
-        },
-        "online_dpo" => OptimizerConfig::OnlineDpo {
-            beta: 0.1,
-            lambda: 0.0,
-        },
-        other => anyhow::bail!(
-            "--methods: unknown method {other:?} (reward_pg, crpg, crraft, codpo, online_dpo)"
-        ),
-    })
+    // The config file's own reading of `kind = "<method>"`: its tags and defaults.
+    serde_json::from_value(serde_json::json!({ "kind": method }))
+        .map_err(|error| anyhow::anyhow!("--methods: {error}"))
 }
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
@@ -424,4 +411,30 @@ fn scale_for(args: &ExperimentArgs, vocab: usize, pretrained: Option<&Model>) ->
     }
     scale.model.validate().context("--layers / --hidden")?;
     Ok(scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_the_config_files_optimizer_kinds_with_their_defaults() {
+        assert_eq!(
+            optimizer_for("crpg").unwrap(),
+            OptimizerConfig::Crpg { kl_max: 20.0 }
+        );
+        assert_eq!(
+            optimizer_for("codpo").unwrap(),
+            OptimizerConfig::Codpo {
+                beta: 0.1,
+                lambda: 5.0
+            }
+        );
+        assert_eq!(
+            optimizer_for("reward_pg").unwrap(),
+            OptimizerConfig::RewardPg { kl_coef: 0.0 }
+        );
+        let error = optimizer_for("ppo").unwrap_err().to_string();
+        assert!(error.contains("ppo") && error.contains("crraft"), "{error}");
+    }
 }

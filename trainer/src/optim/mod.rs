@@ -180,6 +180,7 @@ pub trait PolicyOptimizer: Send + Sync {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OptimizerConfig {
     Crpg {
+        #[serde(default = "default_kl_max")]
         kl_max: f32,
     },
     Codpo {
@@ -189,6 +190,7 @@ pub enum OptimizerConfig {
         lambda: f32,
     },
     Crraft {
+        #[serde(default = "default_kl_max")]
         kl_max: f32,
     },
     /// Reward-only policy gradient (one-step PPO surrogate, batch-mean baseline), judges ignored.
@@ -206,6 +208,10 @@ pub enum OptimizerConfig {
     },
 }
 
+/// The KL threshold (nats per sequence) past which CRPG and CRRAFT leave a sample out.
+fn default_kl_max() -> f32 {
+    20.0
+}
 fn default_beta() -> f32 {
     0.1
 }
