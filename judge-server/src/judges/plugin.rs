@@ -18,7 +18,7 @@ use judge_api::Item;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sandboxed::{Floors, Limits, Sandboxed, check_limits, judge_each};
+use super::sandboxed::{Floors, Limits, Sandboxed, all_errors, check_limits, judge_each};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Guest, RunLimits, Sandbox};
 
@@ -65,12 +65,6 @@ struct Answer {
 
 type PluginJudge = Sandboxed<PluginConfig>;
 
-/// Room for the protocol's one JSON object.
-const FLOORS: Floors = Floors {
-    memory_mb: 1,
-    output_bytes: 64,
-};
-
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: PluginConfig = parse_config(config)?;
     let invalid = |field: &str, message: String| {
@@ -87,7 +81,8 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         );
     }
     let limits = Limits::new(config.timeout_ms, config.memory_mb, config.output_bytes);
-    check_limits(context, &limits, &FLOORS)?;
+    // The protocol's one JSON object needs 64 bytes of output.
+    check_limits(context, &limits, Floors::new(1, 64))?;
     let fingerprint = Fingerprint::of(KIND.name, KIND.version, &config);
     Ok(PluginJudge::new(fingerprint, config, context))
 }
@@ -181,18 +176,13 @@ impl Judge for PluginJudge {
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
-        let all = |message: String| {
-            items
-                .iter()
-                .map(|_| Judgement::error(message.clone()))
-                .collect()
-        };
-        let Some(sandbox) = &self.sandbox else {
-            return all("the sandbox is not running in this process".into());
+        let sandbox = match self.sandbox_or_errors(items) {
+            Ok(sandbox) => sandbox,
+            Err(errors) => return errors,
         };
         let guest = match sandbox.plugin(&self.config.module).await {
             Ok(guest) => guest,
-            Err(error) => return all(error.to_string()),
+            Err(error) => return all_errors(items, &error.to_string()),
         };
         judge_each(items, sandbox.workers * 2, |item| {
             self.judge_item(sandbox, &guest, item)

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::code::nonce;
-use super::sandboxed::{Floors, Limits, Sandboxed, check_limits, judge_each, runtime_sha256};
+use super::sandboxed::{
+    Floors, Limits, Sandboxed, all_errors, check_limits, judge_each, runtime_sha256,
+};
 use super::{ConfigError, Fingerprint, Judge, JudgeContext, Judgement, KindSpec, parse_config};
 use crate::sandbox::{Exit, Language, RunLimits, Sandbox};
 
@@ -86,12 +88,6 @@ struct Identity<'a> {
 
 type PythonJudge = Sandboxed<PythonConfig>;
 
-/// CPython needs 32 MiB.
-const FLOORS: Floors = Floors {
-    memory_mb: 32,
-    output_bytes: 0,
-};
-
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: PythonConfig = parse_config(config)?;
     if !config.source.contains("def judge") {
@@ -101,7 +97,8 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         });
     }
     let limits = Limits::new(config.timeout_ms, config.memory_mb, OUTPUT_BYTES);
-    check_limits(context, &limits, &FLOORS)?;
+    // CPython needs 32 MiB.
+    check_limits(context, &limits, Floors::new(32, 0))?;
     let identity = Identity {
         config: &config,
         runtime_sha256: runtime_sha256(context, Language::Python),
@@ -188,17 +185,12 @@ impl Judge for PythonJudge {
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
-        let Some(sandbox) = &self.sandbox else {
-            return items
-                .iter()
-                .map(|_| Judgement::error("the sandbox is not running in this process"))
-                .collect();
+        let sandbox = match self.sandbox_or_errors(items) {
+            Ok(sandbox) => sandbox,
+            Err(errors) => return errors,
         };
         if let Err(message) = sandbox.availability(Language::Python) {
-            return items
-                .iter()
-                .map(|_| Judgement::error(message.clone()))
-                .collect();
+            return all_errors(items, &message);
         }
         judge_each(items, sandbox.workers * 2, |item| {
             self.judge_item(sandbox, item)

@@ -21,6 +21,13 @@ pub struct Sandboxed<C> {
 }
 
 impl<C> Sandboxed<C> {
+    /// The sandbox, or an `error` for every item where this process runs none.
+    pub fn sandbox_or_errors(&self, items: &[Arc<Item>]) -> Result<&Arc<Sandbox>, Vec<Judgement>> {
+        self.sandbox
+            .as_ref()
+            .ok_or_else(|| all_errors(items, "the sandbox is not running in this process"))
+    }
+
     /// The judge with `config`, using the sandbox of `context`.
     pub fn new(fingerprint: Fingerprint, config: C, context: &JudgeContext) -> Arc<Self> {
         Arc::new(Sandboxed {
@@ -29,6 +36,11 @@ impl<C> Sandboxed<C> {
             sandbox: context.sandbox.clone(),
         })
     }
+}
+
+/// The same `error` for every item.
+pub fn all_errors(items: &[Arc<Item>], reason: &str) -> Vec<Judgement> {
+    items.iter().map(|_| Judgement::error(reason)).collect()
 }
 
 /// The SHA-256 of the runtime that runs `language` here (in the fingerprint: another runtime
@@ -65,12 +77,21 @@ pub struct Floors {
     pub output_bytes: usize,
 }
 
+impl Floors {
+    pub fn new(memory_mb: usize, output_bytes: usize) -> Floors {
+        Floors {
+            memory_mb,
+            output_bytes,
+        }
+    }
+}
+
 /// Checks a judge's run limits: at least 1 ms and `floors`, at most `sandbox.max_*` (when a
 /// sandbox runs in this process); an error names the offending `config.<field>`.
 pub fn check_limits(
     context: &JudgeContext,
     limits: &Limits,
-    floors: &Floors,
+    floors: Floors,
 ) -> Result<(), ConfigError> {
     let ceilings = context.sandbox.as_ref().map(|sandbox| sandbox.limits());
     let fields = [

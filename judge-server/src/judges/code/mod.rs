@@ -161,12 +161,6 @@ struct Identity<'a> {
 
 type CodeJudge = Sandboxed<CodeConfig>;
 
-/// CPython needs 32 MiB; the harness's report needs room.
-const FLOORS: Floors = Floors {
-    memory_mb: 32,
-    output_bytes: 1024,
-};
-
 fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, ConfigError> {
     let config: CodeConfig = parse_config(config)?;
     let invalid = |field: &str, message: &str| {
@@ -179,7 +173,8 @@ fn build(config: &Value, context: &JudgeContext) -> Result<Arc<dyn Judge>, Confi
         return invalid("relative_tolerance", "must be a finite number >= 0");
     }
     let limits = Limits::new(config.timeout_ms, config.memory_mb, config.output_bytes);
-    check_limits(context, &limits, &FLOORS)?;
+    // CPython needs 32 MiB; the harness's report, 1 KiB of output.
+    check_limits(context, &limits, Floors::new(32, 1024))?;
     // The runtimes are part of the judge's identity: another interpreter may judge differently.
     let identity = Identity {
         config: &config,
@@ -510,11 +505,9 @@ impl Judge for CodeJudge {
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
-        let Some(sandbox) = &self.sandbox else {
-            return items
-                .iter()
-                .map(|_| Judgement::error("the sandbox is not running in this process"))
-                .collect();
+        let sandbox = match self.sandbox_or_errors(items) {
+            Ok(sandbox) => sandbox,
+            Err(errors) => return errors,
         };
         judge_each(items, sandbox.workers * 2, |item| {
             self.judge_item(sandbox, item)
