@@ -2,6 +2,7 @@
 //! `loss = -log σ(r(chosen) - r(rejected))`, with pairwise accuracy on a held-out split.
 
 use anyhow::{Result, bail};
+use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::activation::log_sigmoid;
 use rand::SeedableRng;
@@ -106,8 +107,12 @@ pub fn train(
         }
         epoch_loss.push(sum / train_idx.len().max(1) as f64);
     }
-    let train_accuracy = accuracy(&model, &tokenized, &train_idx, config.batch_size)?;
-    let heldout_accuracy = accuracy(&model, &tokenized, heldout, config.batch_size)?;
+    // Scored without autodiff: a forward pass on the autodiff device that no backward pass
+    // consumes keeps its graph, so scoring the training pairs that way held every batch's
+    // activations (15.6 GB for the full from-scratch preset, against 0.4 GB for training).
+    let scorer = model.valid();
+    let train_accuracy = accuracy(&scorer, &tokenized, &train_idx, config.batch_size)?;
+    let heldout_accuracy = accuracy(&scorer, &tokenized, heldout, config.batch_size)?;
     let report = BradleyTerryReport {
         train_pairs: train_idx.len(),
         heldout_pairs: heldout.len(),
