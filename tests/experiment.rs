@@ -348,6 +348,7 @@ fn smollm2_runs_the_experiment_pipeline_with_its_chat_template() {
     }
 }
 
-/// The most any stage of the SmolLM2 smoke run may hold resident: measured 2.4 GB (SFT), 6.2 GB
-/// (reward model), 7.1 GB (generation), 7.5 GB (RL step); docs/benchmarks.md.
-const SMOLLM2_SMOKE_PEAK_MIB: f64 = 9000.0;
+/// The most any stage of the SmolLM2 smoke run may hold resident: measured 2.4 GB (SFT), 2.9 GB
+/// (reward model), 2.6 GB (generation), 3.2 GB (RL step); docs/benchmarks.md. (The reward
+/// model's accuracies scored with autodiff kept 6.2-7.5 GB in the later stages: caught here.)
+const SMOLLM2_SMOKE_PEAK_MIB: f64 = 4500.0;

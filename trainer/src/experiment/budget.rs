@@ -24,10 +24,6 @@ const HIDDEN_COPIES: f64 = 16.0;
 const INTERMEDIATE_COPIES: f64 = 6.0;
 /// Copies of the `[rows, tokens, vocab]` logits a language-model loss holds at once.
 const LOGIT_COPIES: f64 = 4.0;
-/// Bytes per parameter that the stages after SFT hold beyond the models, optimizer state and
-/// activations counted here: measured on the SmolLM2 smoke run (reward model 6.2 GB, RL step
-/// 7.5 GB resident where these terms give ~3 GB; docs/benchmarks.md), not yet attributed.
-const UNEXPLAINED: f64 = 36.0;
 
 /// Estimated peak resident memory of each stage, in MiB.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -46,11 +42,10 @@ impl Estimate {
         let trained = 16.0 * p;
         let frozen = 4.0 * p;
         let sft = trained + activations(model, scale.sft_batch, tokens, true);
-        let reward_model =
-            trained + UNEXPLAINED * p + activations(model, 2 * scale.rm_micro_batch, tokens, false);
+        let reward_model = trained + activations(model, 2 * scale.rm_micro_batch, tokens, false);
         // The policy trains next to the frozen reference and the reward model.
         let rows = scale.prompts_per_step * scale.samples_per_prompt;
-        let rl = trained + 2.0 * frozen + UNEXPLAINED * p + activations(model, rows, tokens, true);
+        let rl = trained + 2.0 * frozen + activations(model, rows, tokens, true);
         let mib = |bytes: f64| BASE_MIB + bytes / (1024.0 * 1024.0);
         Estimate {
             sft_mib: mib(sft),
