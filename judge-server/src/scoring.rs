@@ -383,16 +383,26 @@ mod tests {
         responses.iter().map(|r| Item::new("p", *r)).collect()
     }
 
+    /// Scores one item per response (prompt "p") with `judges`, as the internal client.
+    async fn score(
+        scorer: &Scorer,
+        judges: &[Arc<JudgeEntry>],
+        responses: &[&str],
+        use_cache: bool,
+    ) -> JudgeResponse {
+        scorer
+            .score(judges, batch(responses), use_cache, ClientId::INTERNAL)
+            .await
+    }
+
     #[tokio::test]
     async fn errors_combine_below_fail_and_are_never_cached() {
         let (scorer, db) = scorer(Duration::from_secs(5)).await;
         let (a, a_judge) = entry("a", Duration::ZERO);
         let (b, _) = entry("b", Duration::ZERO);
         let judges = vec![a, b];
-        let items = batch(&["ok", "an error", "fail and error", "fail"]);
-        let first = scorer
-            .score(&judges, items.clone(), true, ClientId::INTERNAL)
-            .await;
+        let responses = ["ok", "an error", "fail and error", "fail"];
+        let first = score(&scorer, &judges, &responses, true).await;
         let verdicts: Vec<_> = first.results.iter().map(|r| r.verdict).collect();
         assert_eq!(
             verdicts,
@@ -404,7 +414,7 @@ mod tests {
         );
         // Two judges x three non-error items are stored; error verdicts are not.
         assert_eq!(db.count_verdicts().await.unwrap(), 6);
-        let second = scorer.score(&judges, items, true, ClientId::INTERNAL).await;
+        let second = score(&scorer, &judges, &responses, true).await;
         assert_eq!(second.stats.cache_hits, 6);
         assert_eq!(second.stats.cache_misses, 2, "errors are judged again");
         assert_eq!(a_judge.seen.load(Ordering::SeqCst), 4 + 1);
@@ -415,14 +425,7 @@ mod tests {
         let (scorer, db) = scorer(Duration::from_millis(50)).await;
         let (fast, _) = entry("fast", Duration::ZERO);
         let (slow, _) = entry("slow", Duration::from_secs(5));
-        let answer = scorer
-            .score(
-                &[fast, slow],
-                batch(&["ok", "fail"]),
-                true,
-                ClientId::INTERNAL,
-            )
-            .await;
+        let answer = score(&scorer, &[fast, slow], &["ok", "fail"], true).await;
         let first = &answer.results[0];
         assert_eq!(first.verdict, Verdict::Error);
         assert_eq!(first.judges[0].verdict, Verdict::Pass);
@@ -444,31 +447,11 @@ mod tests {
     async fn bypass_neither_reads_nor_writes() {
         let (scorer, db) = scorer(Duration::from_secs(5)).await;
         let (a, a_judge) = entry("a", Duration::ZERO);
-        scorer
-            .score(
-                std::slice::from_ref(&a),
-                batch(&["ok"]),
-                false,
-                ClientId::INTERNAL,
-            )
-            .await;
+        let judges = [a];
+        score(&scorer, &judges, &["ok"], false).await;
         assert_eq!(db.count_verdicts().await.unwrap(), 0);
-        scorer
-            .score(
-                std::slice::from_ref(&a),
-                batch(&["ok"]),
-                true,
-                ClientId::INTERNAL,
-            )
-            .await;
-        let answer = scorer
-            .score(
-                std::slice::from_ref(&a),
-                batch(&["ok"]),
-                false,
-                ClientId::INTERNAL,
-            )
-            .await;
+        score(&scorer, &judges, &["ok"], true).await;
+        let answer = score(&scorer, &judges, &["ok"], false).await;
         assert_eq!(answer.stats.cache_hits, 0);
         assert_eq!(a_judge.seen.load(Ordering::SeqCst), 3);
     }

@@ -123,34 +123,14 @@ fn named_judges(
 }
 
 fn check_sizes(items: &[Item], limits: &Limits) -> Result<(), ApiError> {
-    let max = limits.max_field_bytes;
+    let field_limit = (limits.max_field_bytes, "limits.max_field_bytes");
+    let metadata_limit = (limits.max_metadata_bytes, "limits.max_metadata_bytes");
     for (i, item) in items.iter().enumerate() {
-        if item.prompt.text_len() > max {
-            return Err(ApiError::too_large(
-                "field_too_large",
-                format!("the prompt exceeds {max} bytes (limits.max_field_bytes)"),
-            )
-            .at(format!("items[{i}].prompt")));
-        }
-        if item.response.len() > max {
-            return Err(ApiError::too_large(
-                "field_too_large",
-                format!("the response exceeds {max} bytes (limits.max_field_bytes)"),
-            )
-            .at(format!("items[{i}].response")));
-        }
+        check_bytes(i, "prompt", item.prompt.text_len(), field_limit)?;
+        check_bytes(i, "response", item.response.len(), field_limit)?;
         if !item.metadata.is_empty() {
             let size = serde_json::to_vec(&item.metadata).map_or(usize::MAX, |v| v.len());
-            if size > limits.max_metadata_bytes {
-                return Err(ApiError::too_large(
-                    "field_too_large",
-                    format!(
-                        "the metadata exceeds {} bytes (limits.max_metadata_bytes)",
-                        limits.max_metadata_bytes
-                    ),
-                )
-                .at(format!("items[{i}].metadata")));
-            }
+            check_bytes(i, "metadata", size, metadata_limit)?;
         }
         if let Some(id) = &item.id
             && !(id.is_string() || id.is_i64() || id.is_u64())
@@ -163,4 +143,22 @@ fn check_sizes(items: &[Item], limits: &Limits) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// 413 `field_too_large` at `items[i].{name}` when its `size` in bytes is over `max`, the limit
+/// the config's `setting` sets.
+fn check_bytes(
+    i: usize,
+    name: &str,
+    size: usize,
+    (max, setting): (usize, &str),
+) -> Result<(), ApiError> {
+    if size <= max {
+        return Ok(());
+    }
+    Err(ApiError::too_large(
+        "field_too_large",
+        format!("the {name} exceeds {max} bytes ({setting})"),
+    )
+    .at(format!("items[{i}].{name}")))
 }

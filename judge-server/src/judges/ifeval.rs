@@ -42,7 +42,6 @@ fn default_max_instructions() -> usize {
 }
 
 struct IfevalJudge {
-    fingerprint: Fingerprint,
     mode: Mode,
     max_instructions: usize,
 }
@@ -55,11 +54,13 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
             message: "must be at least 1".into(),
         });
     }
-    Ok(super::on_blocking_pool(IfevalJudge {
-        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
-        mode: config.mode,
-        max_instructions: config.max_instructions,
-    }))
+    Ok(super::on_blocking_pool(
+        Fingerprint::of(KIND.name, KIND.version, &config),
+        IfevalJudge {
+            mode: config.mode,
+            max_instructions: config.max_instructions,
+        },
+    ))
 }
 
 impl IfevalJudge {
@@ -96,10 +97,6 @@ fn instructions(item: &Item) -> Result<Vec<Instruction>, InputError> {
 
 impl RuleJudge for IfevalJudge {
     type Input = Vec<Instruction>;
-
-    fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
-    }
 
     fn prepare(&self, item: &Item) -> Result<Vec<Instruction>, InputError> {
         self.instructions(item)

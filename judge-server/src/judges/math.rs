@@ -25,7 +25,6 @@ pub const KIND: KindSpec = KindSpec {
 };
 
 struct MathJudge {
-    fingerprint: Fingerprint,
     config: MathConfig,
 }
 
@@ -35,10 +34,10 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
         field: "config".into(),
         message,
     })?;
-    Ok(super::on_blocking_pool(MathJudge {
-        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
-        config,
-    }))
+    Ok(super::on_blocking_pool(
+        Fingerprint::of(KIND.name, KIND.version, &config),
+        MathJudge { config },
+    ))
 }
 
 fn gold(item: &Item) -> Result<String, InputError> {
@@ -76,10 +75,6 @@ fn gold(item: &Item) -> Result<String, InputError> {
 impl RuleJudge for MathJudge {
     /// The reference answer.
     type Input = String;
-
-    fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
-    }
 
     fn prepare(&self, item: &Item) -> Result<String, InputError> {
         gold(item)

@@ -165,7 +165,6 @@ fn default_true() -> bool {
 }
 
 struct RefusalJudge {
-    fingerprint: Fingerprint,
     config: RefusalConfig,
     /// One alternation of every phrase (regex compiles literal alternations to Aho-Corasick).
     phrases: Regex,
@@ -201,11 +200,10 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
         field: "config.extra_phrases".into(),
         message: e.to_string(),
     })?;
-    Ok(super::on_blocking_pool(RefusalJudge {
-        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
-        config,
-        phrases,
-    }))
+    Ok(super::on_blocking_pool(
+        Fingerprint::of(KIND.name, KIND.version, &config),
+        RefusalJudge { config, phrases },
+    ))
 }
 
 /// Lower case, `'` for typographic apostrophes, `cannot` for `can not`, single spaces.
@@ -245,10 +243,6 @@ impl RefusalJudge {
 
 impl RuleJudge for RefusalJudge {
     type Input = ();
-
-    fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
-    }
 
     fn prepare(&self, _item: &Item) -> Result<(), InputError> {
         Ok(())

@@ -82,7 +82,6 @@ struct Extractor {
 }
 
 struct RegexJudge {
-    fingerprint: Fingerprint,
     must_match: Vec<Regex>,
     must_not_match: Vec<Regex>,
     extract: Option<Extractor>,
@@ -124,12 +123,14 @@ fn build(config: &Value, _context: &JudgeContext) -> Result<Arc<dyn Judge>, Conf
             })
         }
     };
-    Ok(super::on_blocking_pool(RegexJudge {
-        fingerprint: Fingerprint::of(KIND.name, KIND.version, &config),
-        must_match,
-        must_not_match,
-        extract,
-    }))
+    Ok(super::on_blocking_pool(
+        Fingerprint::of(KIND.name, KIND.version, &config),
+        RegexJudge {
+            must_match,
+            must_not_match,
+            extract,
+        },
+    ))
 }
 
 fn compile(pattern: &str, flags: &str, field: &str) -> Result<Regex, ConfigError> {
@@ -192,10 +193,6 @@ fn quote(text: &str) -> String {
 impl RuleJudge for RegexJudge {
     type Input = ();
 
-    fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
-    }
-
     fn prepare(&self, _item: &Item) -> Result<(), InputError> {
         Ok(())
     }
@@ -255,7 +252,6 @@ mod tests {
         let config: RegexConfig = parse_config(&config).unwrap();
         let flags = config.flags.clone();
         RegexJudge {
-            fingerprint: Fingerprint::of("regex", 1, &config),
             must_match: config
                 .must_match
                 .iter()

@@ -20,8 +20,6 @@ pub trait RuleJudge: Send + Sync + 'static {
     /// What the judge reads from an item's metadata (`()` for none).
     type Input;
 
-    fn fingerprint(&self) -> &Fingerprint;
-
     /// The item's input, or what is wrong with its metadata: the request's validation (a 422
     /// naming the field) and the judging read it through this one function.
     fn prepare(&self, item: &Item) -> Result<Self::Input, InputError>;
@@ -61,12 +59,18 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Wraps a rule judge as a [`Judge`].
-pub fn on_blocking_pool<R: RuleJudge>(rule: R) -> Arc<dyn Judge> {
-    Arc::new(BlockingJudge(Arc::new(rule)))
+/// Wraps a rule judge as a [`Judge`] with `fingerprint` (its kind, version and config).
+pub fn on_blocking_pool<R: RuleJudge>(fingerprint: Fingerprint, rule: R) -> Arc<dyn Judge> {
+    Arc::new(BlockingJudge {
+        fingerprint,
+        rule: Arc::new(rule),
+    })
 }
 
-struct BlockingJudge<R>(Arc<R>);
+struct BlockingJudge<R> {
+    fingerprint: Fingerprint,
+    rule: Arc<R>,
+}
 
 fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>], stop: &Stop) -> Vec<Judgement> {
     items
@@ -90,11 +94,11 @@ fn judge_timed<R: RuleJudge>(rule: &R, items: &[Arc<Item>], stop: &Stop) -> Vec<
 #[async_trait]
 impl<R: RuleJudge> Judge for BlockingJudge<R> {
     fn fingerprint(&self) -> &Fingerprint {
-        self.0.fingerprint()
+        &self.fingerprint
     }
 
     fn check_item(&self, item: &Item) -> Result<(), InputError> {
-        self.0.prepare(item).map(drop)
+        self.rule.prepare(item).map(drop)
     }
 
     async fn judge_batch(&self, items: &[Arc<Item>]) -> Vec<Judgement> {
@@ -109,7 +113,7 @@ impl<R: RuleJudge> Judge for BlockingJudge<R> {
         let tasks: Vec<_> = items
             .chunks(chunk_len)
             .map(|chunk| {
-                let rule = Arc::clone(&self.0);
+                let rule = Arc::clone(&self.rule);
                 let chunk = chunk.to_vec();
                 let stop = stop.0.clone();
                 tokio::task::spawn_blocking(move || judge_timed(rule.as_ref(), &chunk, &stop))
@@ -121,7 +125,7 @@ impl<R: RuleJudge> Judge for BlockingJudge<R> {
                 Ok(part) => judgements.extend(part),
                 Err(join_error) => {
                     let reason = format!("judge crashed: {join_error}");
-                    tracing::error!(kind = self.0.fingerprint().kind, %reason);
+                    tracing::error!(kind = self.fingerprint.kind, %reason);
                     judgements.extend(chunk.iter().map(|_| Judgement::error(reason.clone())));
                 }
             }
@@ -136,14 +140,10 @@ mod tests {
     use std::time::Duration;
 
     /// Spins until told to stop, then says it saw the stop.
-    struct Spins(Fingerprint, Arc<AtomicBool>);
+    struct Spins(Arc<AtomicBool>);
 
     impl RuleJudge for Spins {
         type Input = ();
-
-        fn fingerprint(&self) -> &Fingerprint {
-            &self.0
-        }
 
         fn prepare(&self, _item: &Item) -> Result<(), InputError> {
             Ok(())
@@ -153,7 +153,7 @@ mod tests {
             while !stop.requested() {
                 std::hint::spin_loop();
             }
-            self.1.store(true, Ordering::Relaxed);
+            self.0.store(true, Ordering::Relaxed);
             Stop::stopped()
         }
     }
@@ -161,10 +161,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_rule_judge_stops_when_its_batch_is_dropped() {
         let saw_stop = Arc::new(AtomicBool::new(false));
-        let judge = on_blocking_pool(Spins(
+        let judge = on_blocking_pool(
             Fingerprint::of("spins", 1, &()),
-            Arc::clone(&saw_stop),
-        ));
+            Spins(Arc::clone(&saw_stop)),
+        );
         let items = vec![Arc::new(Item::new("p", "r"))];
         // The judge's timeout passes (the future is dropped, as when a client hangs up).
         let timed_out =

@@ -135,10 +135,16 @@ const CLOCK_MONOTONIC: u32 = 1;
 const EVENT_BYTES: u32 = 32;
 const EVENTTYPE_CLOCK: u8 = 0;
 const ABSTIME: u16 = 1;
-const ERRNO_SUCCESS: i32 = 0;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_INVAL: i32 = 28;
-const ERRNO_NOTSUP: i32 = 58;
+
+/// The WASI errno values this `poll_oneoff` answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(i32)]
+enum Errno {
+    Success = 0,
+    Fault = 21,
+    Inval = 28,
+    Notsup = 58,
+}
 
 /// Replaces WASI's `poll_oneoff` in `linker` (after `add_to_linker_async`) with the fuel-charged
 /// sleep described above.
@@ -162,17 +168,18 @@ pub fn link_virtual_sleep<T: Clocked + super::host_work::Metered + Send + 'stati
                 count as u32,
                 written as u32,
             )
+            .map(|errno| errno as i32)
         },
     )
 }
 
 /// One clock subscription: its userdata and how long it waits from `clock`'s now, in
 /// nanoseconds.
-fn read_clock(memory: &[u8], at: usize, clock: &VirtualClock) -> Option<Result<(u64, u64), i32>> {
+fn read_clock(memory: &[u8], at: usize, clock: &VirtualClock) -> Option<Result<(u64, u64), Errno>> {
     let bytes = memory.get(at..at + SUBSCRIPTION_BYTES as usize)?;
     let userdata = u64::from_le_bytes(bytes[0..8].try_into().ok()?);
     if bytes[8] != EVENTTYPE_CLOCK {
-        return Some(Err(ERRNO_NOTSUP));
+        return Some(Err(Errno::Notsup));
     }
     let id = u32::from_le_bytes(bytes[16..20].try_into().ok()?);
     let timeout = u64::from_le_bytes(bytes[24..32].try_into().ok()?);
@@ -183,7 +190,7 @@ fn read_clock(memory: &[u8], at: usize, clock: &VirtualClock) -> Option<Result<(
     let now = match id {
         CLOCK_MONOTONIC => clock.monotonic_nanos(),
         CLOCK_REALTIME => clock.wall_nanos(),
-        _ => return Some(Err(ERRNO_NOTSUP)),
+        _ => return Some(Err(Errno::Notsup)),
     };
     Some(Ok((userdata, timeout.saturating_sub(now))))
 }
@@ -194,24 +201,24 @@ fn virtual_poll<T: Clocked>(
     events: u32,
     count: u32,
     written: u32,
-) -> wasmtime::Result<i32> {
+) -> wasmtime::Result<Errno> {
     // A program waits on a few clocks at a time; a million subscriptions in one call is host
     // work (and memory) the budget would not see: refused, and each one charged.
     if count == 0 || count > MAX_SUBSCRIPTIONS {
-        return Ok(ERRNO_INVAL);
+        return Ok(Errno::Inval);
     }
     super::host_work::spend(&mut *caller, u64::from(count) * SUBSCRIPTION_FUEL)?;
     let Some(memory) = caller
         .get_export("memory")
         .and_then(wasmtime::Extern::into_memory)
     else {
-        return Ok(ERRNO_FAULT);
+        return Ok(Errno::Fault);
     };
     let mut clocks = Vec::with_capacity(count.min(64) as usize);
     for index in 0..count {
         let at = subscriptions as usize + (index * SUBSCRIPTION_BYTES) as usize;
         match read_clock(memory.data(&*caller), at, caller.data().clock()) {
-            None => return Ok(ERRNO_FAULT),
+            None => return Ok(Errno::Fault),
             Some(Err(errno)) => return Ok(errno),
             Some(Ok(clock)) => clocks.push(clock),
         }
@@ -226,7 +233,7 @@ fn virtual_poll<T: Clocked>(
         event[10] = EVENTTYPE_CLOCK;
         let at = events as usize + (fired * EVENT_BYTES) as usize;
         if memory.write(&mut *caller, at, &event).is_err() {
-            return Ok(ERRNO_FAULT);
+            return Ok(Errno::Fault);
         }
         fired += 1;
     }
@@ -234,9 +241,9 @@ fn virtual_poll<T: Clocked>(
         .write(&mut *caller, written as usize, &fired.to_le_bytes())
         .is_err()
     {
-        return Ok(ERRNO_FAULT);
+        return Ok(Errno::Fault);
     }
-    Ok(ERRNO_SUCCESS)
+    Ok(Errno::Success)
 }
 
 /// Takes the fuel a wait of `nanos` is worth; a wait longer than what is left ends the run as
@@ -282,7 +289,7 @@ mod tests {
         clock.sleep(wait);
         assert!(read_clock(&memory, 0, &clock) == Some(Ok((7, 0))));
         memory[48 + 8] = 1; // fd_read
-        assert_eq!(read_clock(&memory, 48, &clock), Some(Err(ERRNO_NOTSUP)));
+        assert_eq!(read_clock(&memory, 48, &clock), Some(Err(Errno::Notsup)));
         assert_eq!(read_clock(&memory, 90, &clock), None, "out of bounds");
     }
 }

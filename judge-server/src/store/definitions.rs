@@ -107,44 +107,32 @@ impl Database {
         api_judges: &[String],
     ) -> Result<Result<(), Vec<String>>, sqlx::Error> {
         let judges = serde_json::to_string(&task.judges).expect("strings serialise");
-        macro_rules! guarded_upsert {
-            ($tx:ident, $lock:expr) => {{
-                let mut missing = Vec::new();
-                for name in api_judges {
-                    let exists: Option<String> = sqlx::query_scalar($lock)
-                        .bind(name)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                    if exists.is_none() {
-                        missing.push(name.clone());
-                    }
+        holding_judges!(self, "FOR SHARE", |tx, lock| {
+            let mut missing = Vec::new();
+            for name in api_judges {
+                let exists: Option<String> = sqlx::query_scalar(lock)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    missing.push(name.clone());
                 }
-                if !missing.is_empty() {
-                    return Ok(Err(missing));
-                }
-                sqlx::query(
-                    "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(&task.name)
-                .bind(&judges)
-                .bind(now_unix())
-                .execute(&mut *$tx)
-                .await?;
-                $tx.commit().await?;
-            }};
-        }
-        match self {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                guarded_upsert!(tx, "SELECT name FROM judges WHERE name = $1 FOR SHARE");
             }
-            Database::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                guarded_upsert!(tx, "SELECT name FROM judges WHERE name = $1");
+            if !missing.is_empty() {
+                return Ok(Err(missing));
             }
-        }
+            sqlx::query(
+                "INSERT INTO tasks (name, judges, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET judges = excluded.judges, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&task.name)
+            .bind(&judges)
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(Ok(()))
     }
 
@@ -165,40 +153,28 @@ impl Database {
                 .map(|(task, _)| task)
                 .collect()
         };
-        macro_rules! guarded_delete {
-            ($tx:ident, $lock:expr) => {{
-                let exists: Option<String> = sqlx::query_scalar($lock)
-                    .bind(name)
-                    .fetch_optional(&mut *$tx)
-                    .await?;
-                if exists.is_none() {
-                    return Ok(Ok(false));
-                }
-                let tasks: Vec<(String, String)> =
-                    sqlx::query_as("SELECT name, judges FROM tasks ORDER BY name")
-                        .fetch_all(&mut *$tx)
-                        .await?;
-                let users = users(tasks);
-                if !users.is_empty() {
-                    return Ok(Err(users));
-                }
-                sqlx::query("DELETE FROM judges WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *$tx)
-                    .await?;
-                $tx.commit().await?;
-            }};
-        }
-        match self {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                guarded_delete!(tx, "SELECT name FROM judges WHERE name = $1 FOR UPDATE");
+        holding_judges!(self, "FOR UPDATE", |tx, lock| {
+            let exists: Option<String> = sqlx::query_scalar(lock)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(Ok(false));
             }
-            Database::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                guarded_delete!(tx, "SELECT name FROM judges WHERE name = $1");
+            let tasks: Vec<(String, String)> =
+                sqlx::query_as("SELECT name, judges FROM tasks ORDER BY name")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let users = users(tasks);
+            if !users.is_empty() {
+                return Ok(Err(users));
             }
-        }
+            sqlx::query("DELETE FROM judges WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(Ok(true))
     }
 }

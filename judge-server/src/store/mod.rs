@@ -14,6 +14,27 @@ macro_rules! on_pool {
     };
 }
 
+/// Runs `$body` once per backend in a transaction that can hold judge rows: `$lock` is bound to
+/// the statement that reads one judge by name and holds its row until the commit (PostgreSQL
+/// `FOR SHARE` or `FOR UPDATE`, as `$pg_lock` says; SQLite takes its write lock for the whole
+/// transaction with `BEGIN IMMEDIATE`). `$body` commits `$tx`.
+macro_rules! holding_judges {
+    ($db:expr, $pg_lock:literal, |$tx:ident, $lock:ident| $body:block) => {
+        match $db {
+            Database::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let $lock = concat!("SELECT name FROM judges WHERE name = $1 ", $pg_lock);
+                $body
+            }
+            Database::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let $lock = "SELECT name FROM judges WHERE name = $1";
+                $body
+            }
+        }
+    };
+}
+
 mod definitions;
 mod plugins;
 mod verdicts;

@@ -149,25 +149,14 @@ impl Parser<'_> {
                     self.ws();
                 }
             }
-            Some(_) => {
-                for lit in [
-                    &b"null"[..],
-                    b"true",
-                    b"false",
-                    b"NaN",
-                    b"Infinity",
-                    b"-Infinity",
-                ] {
-                    if self.eat(lit) {
-                        return true;
-                    }
-                }
-                self.number()
-            }
+            Some(_) => LITERALS.iter().any(|lit| self.eat(lit.as_bytes())) || self.number(),
             None => false,
         }
     }
 }
+
+/// The words `json.loads` reads as values (Python's `json` reads `NaN` and the infinities too).
+const LITERALS: [&str; 6] = ["null", "true", "false", "NaN", "Infinity", "-Infinity"];
 
 /// `json.loads(s)` raises no `ValueError`.
 pub(crate) fn loads_ok(s: &str) -> bool {

@@ -140,37 +140,48 @@ const NOT_WORDS: &[&str] = &[
     "sinh", "cosh", "tanh", "infty", "pmod", "mod", "and", "or",
 ];
 
-/// Replaces `\cmd{X}` by ` X ` for every command in `UNWRAP` (nested wrappers included).
-fn unwrap_commands(s: &str) -> String {
+/// Copies `s`, offering every command to `rewrite`: it gets the text after the backslash and
+/// the length of the command's name there (its letters, else its one character), writes the
+/// replacement to `out` and returns the text after what it consumed, or `None` to keep the
+/// command as it is.
+fn rewrite_commands<'s>(
+    s: &'s str,
+    mut rewrite: impl FnMut(&'s str, usize, &mut String) -> Option<&'s str>,
+) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        let name_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let name = &after[..name_len];
-        let tail = after[name_len..].trim_start();
-        if UNWRAP.contains(&name)
-            && tail.starts_with('{')
-            && let Some(close) = matching_brace(tail)
-        {
-            out.push(' ');
-            out.push_str(&unwrap_commands(&tail[1..close]));
-            out.push(' ');
-            rest = &tail[close + 1..];
-            continue;
-        }
-        let skip = if name_len == 0 {
+        let letters = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let len = if letters == 0 {
             after.chars().next().map_or(0, char::len_utf8)
         } else {
-            name_len
+            letters
         };
-        out.push('\\');
-        out.push_str(&after[..skip]);
-        rest = &after[skip..];
+        rest = rewrite(after, len, &mut out).unwrap_or_else(|| {
+            out.push('\\');
+            out.push_str(&after[..len]);
+            &after[len..]
+        });
     }
     out.push_str(rest);
     out
+}
+
+/// Replaces `\cmd{X}` by ` X ` for every command in `UNWRAP` (nested wrappers included).
+fn unwrap_commands(s: &str) -> String {
+    rewrite_commands(s, |after, len, out| {
+        let tail = after[len..].trim_start();
+        if !UNWRAP.contains(&&after[..len]) || !tail.starts_with('{') {
+            return None;
+        }
+        let close = matching_brace(tail)?;
+        out.push(' ');
+        out.push_str(&unwrap_commands(&tail[1..close]));
+        out.push(' ');
+        Some(&tail[close + 1..])
+    })
 }
 
 /// A whole answer in JSON / scientific notation (`1e-05`, `2.5E+3`, as a JSON number's text
@@ -231,38 +242,24 @@ pub(crate) fn matching_brace(s: &str) -> Option<usize> {
 
 /// Removes the commands in `DROP` (a word command only when not followed by a letter).
 fn drop_commands(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let name_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let len = if name_len == 0 {
-            after.chars().next().map_or(0, char::len_utf8)
-        } else {
-            name_len
-        };
+    let out = rewrite_commands(s, |after, len, out| {
         let name = &after[..len];
-        if DROP.contains(&name) {
-            // `\left.` and `\right.` are invisible delimiters.
-            let mut next = &after[len..];
-            if (name == "left" || name == "right") && next.starts_with('.') {
-                next = &next[1..];
-            }
-            if name == "!" {
-                out.push('\u{0}');
-                next = next.trim_start();
-            } else {
-                out.push(' ');
-            }
-            rest = next;
-        } else {
-            out.push('\\');
-            out.push_str(name);
-            rest = &after[len..];
+        if !DROP.contains(&name) {
+            return None;
         }
-    }
-    out.push_str(rest);
+        // `\left.` and `\right.` are invisible delimiters.
+        let mut next = &after[len..];
+        if (name == "left" || name == "right") && next.starts_with('.') {
+            next = &next[1..];
+        }
+        if name == "!" {
+            out.push('\u{0}');
+            next = next.trim_start();
+        } else {
+            out.push(' ');
+        }
+        Some(next)
+    });
     // `\!` is a negative space: it glues what surrounds it (`10,\!080` -> `10,080`).
     out.replace('\u{0}', "")
 }
@@ -355,72 +352,87 @@ fn join_thousands(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalise as n;
+    use super::normalise;
+
+    /// Each `(input, expected)`: `normalise(input) == expected`.
+    fn check(cases: &[(&str, &str)]) {
+        for &(input, expected) in cases {
+            assert_eq!(normalise(input), expected, "normalise({input:?})");
+        }
+    }
 
     #[test]
     fn wrappers_and_spacing() {
-        assert_eq!(
-            n("\\left( 3, \\frac{\\pi}{2} \\right)"),
-            "( 3, \\frac{\\pi}{2} )"
-        );
-        assert_eq!(n("\\text{Evelyn}"), "Evelyn");
-        assert_eq!(n("\\mathrm{(C)}"), "(C)");
-        assert_eq!(n("\\mbox{east}"), "east");
-        assert_eq!(n("\\boxed{\\text{even}}"), "even");
-        assert_eq!(n("a\\!b\\,c\\;d"), "ab c d");
-        assert_eq!(n("\\left.\\frac{1}{2}\\right."), "\\frac{1}{2}");
-        assert_eq!(n("$5$"), "5");
-        assert_eq!(n("1e-05"), "1 \\times 10^{-05}");
-        assert_eq!(n("-2.5E+3"), "-2.5 \\times 10^{3}");
-        assert_eq!(n("2e"), "2e");
-        assert_eq!(n("44 \\pmod{83}"), "44");
-        assert_eq!(n("44\\pmod 83"), "44");
-        assert_eq!(
-            n("\\frac{3}{5} and \\frac{8}{3}"),
-            "\\frac{3}{5} , \\frac{8}{3}"
-        );
-        assert_eq!(n("x = 1 \\text{ or } x = 2"), "x = 1 , x = 2");
+        check(&[
+            (
+                "\\left( 3, \\frac{\\pi}{2} \\right)",
+                "( 3, \\frac{\\pi}{2} )",
+            ),
+            ("\\text{Evelyn}", "Evelyn"),
+            ("\\mathrm{(C)}", "(C)"),
+            ("\\mbox{east}", "east"),
+            ("\\boxed{\\text{even}}", "even"),
+            ("a\\!b\\,c\\;d", "ab c d"),
+            ("\\left.\\frac{1}{2}\\right.", "\\frac{1}{2}"),
+            ("$5$", "5"),
+            ("1e-05", "1 \\times 10^{-05}"),
+            ("-2.5E+3", "-2.5 \\times 10^{3}"),
+            ("2e", "2e"),
+            ("44 \\pmod{83}", "44"),
+            ("44\\pmod 83", "44"),
+            (
+                "\\frac{3}{5} and \\frac{8}{3}",
+                "\\frac{3}{5} , \\frac{8}{3}",
+            ),
+            ("x = 1 \\text{ or } x = 2", "x = 1 , x = 2"),
+        ]);
     }
 
     #[test]
     fn fractions_degrees_currency_percent() {
-        assert_eq!(n("\\dfrac{1}{2}"), "\\frac{1}{2}");
-        assert_eq!(n("\\tfrac12"), "\\frac12");
-        assert_eq!(n("90^\\circ"), "90");
-        assert_eq!(n("90^{\\circ}"), "90");
-        assert_eq!(n("90 degrees"), "90");
-        assert_eq!(n("\\$36"), "36");
-        assert_eq!(n("50\\%"), "50");
-        assert_eq!(n("50%"), "50");
+        check(&[
+            ("\\dfrac{1}{2}", "\\frac{1}{2}"),
+            ("\\tfrac12", "\\frac12"),
+            ("90^\\circ", "90"),
+            ("90^{\\circ}", "90"),
+            ("90 degrees", "90"),
+            ("\\$36", "36"),
+            ("50\\%", "50"),
+            ("50%", "50"),
+        ]);
     }
 
     #[test]
     fn units_after_numbers() {
-        assert_eq!(n("15\\mbox{ cm}^2"), "15");
-        assert_eq!(n("5.4 \\text{ cents}"), "5.4");
-        assert_eq!(n("\\frac{270}7\\text{ degrees}"), "\\frac{270}7");
-        assert_eq!(n("12 inches"), "12");
-        // Not after a number: kept (a variable `m`, a word answer).
-        assert_eq!(n("m"), "m");
-        assert_eq!(n("2m + 1"), "2m + 1");
-        assert_eq!(n("\\text{cents}"), "cents");
-        assert_eq!(n("18 apples"), "18");
-        assert_eq!(n("5 red marbles"), "5");
-        assert_eq!(n("-2.5 degrees Celsius"), "-2.5");
-        assert_eq!(n("3 sin x"), "3 sin x");
-        assert_eq!(n("2 xy"), "2 xy");
+        check(&[
+            ("15\\mbox{ cm}^2", "15"),
+            ("5.4 \\text{ cents}", "5.4"),
+            ("\\frac{270}7\\text{ degrees}", "\\frac{270}7"),
+            ("12 inches", "12"),
+            // Not after a number: kept (a variable `m`, a word answer).
+            ("m", "m"),
+            ("2m + 1", "2m + 1"),
+            ("\\text{cents}", "cents"),
+            ("18 apples", "18"),
+            ("5 red marbles", "5"),
+            ("-2.5 degrees Celsius", "-2.5"),
+            ("3 sin x", "3 sin x"),
+            ("2 xy", "2 xy"),
+        ]);
     }
 
     #[test]
     fn thousands_separators() {
-        assert_eq!(n("2,220"), "2220");
-        assert_eq!(n("11,\\! 111,\\! 111,\\! 100"), "11111111100");
-        assert_eq!(n("\\$32,\\!348"), "32348");
-        assert_eq!(n("1,234.5"), "1234.5");
-        // Element lists stay lists.
-        assert_eq!(n("1,-2"), "1,-2");
-        assert_eq!(n("58, 500"), "58, 500");
-        assert_eq!(n("(1,234)"), "(1,234)");
-        assert_eq!(n("1,2345"), "1,2345");
+        check(&[
+            ("2,220", "2220"),
+            ("11,\\! 111,\\! 111,\\! 100", "11111111100"),
+            ("\\$32,\\!348", "32348"),
+            ("1,234.5", "1234.5"),
+            // Element lists stay lists.
+            ("1,-2", "1,-2"),
+            ("58, 500", "58, 500"),
+            ("(1,234)", "(1,234)"),
+            ("1,2345", "1,2345"),
+        ]);
     }
 }

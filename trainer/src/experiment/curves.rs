@@ -11,81 +11,73 @@ use super::tasks::TaskKind;
 use crate::metrics::{RecordKind, TaskMetrics, mean};
 use crate::plots::{self, BandPoint, BandSeries, Panel};
 
-/// One learning-curve figure: a metric of one record kind, per task and overall.
-struct Figure {
-    name: &'static str,
-    title: &'static str,
+/// A metric plotted per record kind: its file-name key, what it is, its axis, its range.
+struct Metric {
+    key: &'static str,
+    what: &'static str,
     y_desc: &'static str,
-    kind: RecordKind,
-    metric: fn(&TaskMetrics) -> f64,
+    value: fn(&TaskMetrics) -> f64,
     range: Option<(f64, f64)>,
 }
 
-/// The learning curves as small multiples; returns the file names (SVG; PNG beside each).
+impl Metric {
+    const fn new(
+        key: &'static str,
+        what: &'static str,
+        y_desc: &'static str,
+        value: fn(&TaskMetrics) -> f64,
+        range: Option<(f64, f64)>,
+    ) -> Metric {
+        Metric {
+            key,
+            what,
+            y_desc,
+            value,
+            range,
+        }
+    }
+}
+
+const METRICS: [Metric; 3] = [
+    Metric::new(
+        "pass",
+        "MoJ pass rate",
+        "pass rate",
+        |m| m.moj_pass_rate,
+        Some((0.0, 1.0)),
+    ),
+    Metric::new(
+        "rm_score",
+        "reward-model score",
+        "RM score",
+        |m| m.reward,
+        None,
+    ),
+    Metric::new("kl", "KL to the SFT policy", "KL", |m| m.kl, None),
+];
+
+/// The learning curves as small multiples, every metric for the held-out evaluations and for
+/// the training batches; returns the file names (SVG; PNG beside each).
 pub(super) fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
-    let figures = [
-        Figure {
-            name: "heldout_pass",
-            title: "held-out MoJ pass rate",
-            y_desc: "pass rate",
-            kind: RecordKind::Eval,
-            metric: |m| m.moj_pass_rate,
-            range: Some((0.0, 1.0)),
-        },
-        Figure {
-            name: "heldout_rm_score",
-            title: "held-out reward-model score",
-            y_desc: "RM score",
-            kind: RecordKind::Eval,
-            metric: |m| m.reward,
-            range: None,
-        },
-        Figure {
-            name: "heldout_kl",
-            title: "held-out KL to the SFT policy",
-            y_desc: "KL",
-            kind: RecordKind::Eval,
-            metric: |m| m.kl,
-            range: None,
-        },
-        Figure {
-            name: "train_pass",
-            title: "training batches: MoJ pass rate",
-            y_desc: "pass rate",
-            kind: RecordKind::Train,
-            metric: |m| m.moj_pass_rate,
-            range: Some((0.0, 1.0)),
-        },
-        Figure {
-            name: "train_rm_score",
-            title: "training batches: reward-model score",
-            y_desc: "RM score",
-            kind: RecordKind::Train,
-            metric: |m| m.reward,
-            range: None,
-        },
-        Figure {
-            name: "train_kl",
-            title: "training batches: KL to the SFT policy",
-            y_desc: "KL",
-            kind: RecordKind::Train,
-            metric: |m| m.kl,
-            range: None,
-        },
-    ];
     let mut names = Vec::new();
-    for figure in figures {
-        let panels = curves(inputs, figure.kind, figure.metric);
-        let file = format!("{}.svg", figure.name);
-        plots::small_multiples(
-            &dir.join(&file),
-            figure.title,
-            figure.y_desc,
-            figure.range,
-            &panels,
-        )?;
-        names.push(file);
+    for (kind, prefix, heading) in [
+        (RecordKind::Eval, "heldout", "held-out"),
+        (RecordKind::Train, "train", "training batches:"),
+    ] {
+        for metric in &METRICS {
+            let panels = curves(inputs, kind, metric.value);
+            let file = format!("{prefix}_{}.svg", metric.key);
+            let title = format!("{heading} {}", metric.what);
+            plots::small_multiples(
+                &dir.join(&file),
+                &title,
+                metric.y_desc,
+                metric.range,
+                &panels,
+            )?;
+            names.push(file);
+        }
     }
     Ok(names)
 }

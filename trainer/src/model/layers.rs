@@ -52,6 +52,16 @@ pub struct LayerCache {
     pub kv: Option<(Tensor<4>, Tensor<4>)>,
 }
 
+/// What attention reads besides the hidden states, per layer: where the tokens sit (`rotary`),
+/// what each may see (`mask`: additive, `[batch, 1, rep * len, seen + len]` where `rep` is the
+/// number of query heads per key/value head, the `len` rows repeated `rep` times), and the
+/// layer's keys and values of earlier steps, extended here (`cache`).
+pub struct Attend<'a> {
+    pub rotary: &'a Rotary,
+    pub mask: Tensor<4>,
+    pub cache: Option<&'a mut LayerCache>,
+}
+
 #[derive(Module, Debug)]
 pub struct Attention {
     pub q_proj: Linear,
@@ -64,15 +74,13 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x`: `[batch, len, hidden]`; `mask`: additive, `[batch, 1, rep * len, seen + len]` where
-    /// `rep` is the number of query heads per key/value head (the `len` rows repeated `rep` times).
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        rotary: &Rotary,
-        mask: Tensor<4>,
-        cache: Option<&mut LayerCache>,
-    ) -> Tensor<3> {
+    /// `x`: `[batch, len, hidden]`.
+    pub fn forward(&self, x: Tensor<3>, attend: Attend) -> Tensor<3> {
+        let Attend {
+            rotary,
+            mask,
+            cache,
+        } = attend;
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let q = self
@@ -147,16 +155,10 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        rotary: &Rotary,
-        mask: Tensor<4>,
-        cache: Option<&mut LayerCache>,
-    ) -> Tensor<3> {
-        let attended =
-            self.self_attn
-                .forward(self.input_layernorm.forward(x.clone()), rotary, mask, cache);
+    pub fn forward(&self, x: Tensor<3>, attend: Attend) -> Tensor<3> {
+        let attended = self
+            .self_attn
+            .forward(self.input_layernorm.forward(x.clone()), attend);
         let x = x + attended;
         let mlp = self
             .mlp

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use config::ModelConfig;
-use layers::{Attention, DecoderLayer, LayerCache, Mlp, RmsNorm, Rotary};
+use layers::{Attend, Attention, DecoderLayer, LayerCache, Mlp, RmsNorm, Rotary};
 pub use weights::{HostTensor, WeightMap};
 
 /// Additive mask value for positions a query may not see (finite, so fully masked
@@ -324,16 +324,21 @@ impl Model {
         let rotary = self.rotary(input.positions, b, t, &device);
         let groups = self.config.num_attention_heads / self.config.kv_heads();
         let mask = attention_mask(input.key_valid, b, t, seen, groups, &device);
+        let attend = |cache| Attend {
+            rotary: &rotary,
+            mask: mask.clone(),
+            cache,
+        };
         match cache {
             Some(cache) => {
                 for (layer, layer_cache) in self.layers.iter().zip(cache.layers.iter_mut()) {
-                    x = layer.forward(x, &rotary, mask.clone(), Some(layer_cache));
+                    x = layer.forward(x, attend(Some(layer_cache)));
                 }
                 cache.seen = s;
             }
             None => {
                 for layer in &self.layers {
-                    x = layer.forward(x, &rotary, mask.clone(), None);
+                    x = layer.forward(x, attend(None));
                 }
             }
         }

@@ -47,7 +47,7 @@ impl PolicyOptimizer for Codpo {
 mod tests {
     use super::*;
     use crate::optim::Seq;
-    use crate::optim::testing::sample;
+    use crate::optim::testing::group;
 
     fn chosen_rejected(plan: &LossPlan) -> Vec<(Seq, Seq)> {
         match plan {
@@ -63,38 +63,35 @@ mod tests {
         let s = |g, i| Seq::Sample { group: g, index: i };
         let groups = vec![
             // highest-reward passing sample (2) vs lowest-reward failing one (3); errors ignored
-            Group {
-                samples: vec![
-                    sample(Verdict::Pass, 2.0, 0.5, 0.0),
-                    sample(Verdict::Fail, 7.0, 0.5, 0.0),
-                    sample(Verdict::Pass, 1.0, 0.5, 0.0),
-                    sample(Verdict::Fail, 3.0, 0.5, 0.0),
-                    sample(Verdict::Error, -5.0, 0.5, 0.0),
+            group(
+                None,
+                &[
+                    (Verdict::Pass, 2.0, 0.5, 0.0),
+                    (Verdict::Fail, 7.0, 0.5, 0.0),
+                    (Verdict::Pass, 1.0, 0.5, 0.0),
+                    (Verdict::Fail, 3.0, 0.5, 0.0),
+                    (Verdict::Error, -5.0, 0.5, 0.0),
                 ],
-                reference: None,
-            },
+            ),
             // no positive: skipped
-            Group {
-                samples: vec![
-                    sample(Verdict::Fail, 1.0, 0.5, 0.0),
-                    sample(Verdict::Error, 2.0, 0.5, 0.0),
+            group(
+                None,
+                &[
+                    (Verdict::Fail, 1.0, 0.5, 0.0),
+                    (Verdict::Error, 2.0, 0.5, 0.0),
                 ],
-                reference: None,
-            },
+            ),
             // no negative: lowest-reward other sample
-            Group {
-                samples: vec![
-                    sample(Verdict::Pass, 1.0, 0.5, 0.0),
-                    sample(Verdict::Pass, 4.0, 0.5, 0.0),
-                    sample(Verdict::Pass, 0.5, 0.5, 0.0),
+            group(
+                None,
+                &[
+                    (Verdict::Pass, 1.0, 0.5, 0.0),
+                    (Verdict::Pass, 4.0, 0.5, 0.0),
+                    (Verdict::Pass, 0.5, 0.5, 0.0),
                 ],
-                reference: None,
-            },
+            ),
             // a single passing sample: nothing to pair with
-            Group {
-                samples: vec![sample(Verdict::Pass, 1.0, 0.5, 0.0)],
-                reference: None,
-            },
+            group(None, &[(Verdict::Pass, 1.0, 0.5, 0.0)]),
         ];
         let plan = (Codpo {
             beta: 0.1,
@@ -105,10 +102,7 @@ mod tests {
             chosen_rejected(&plan),
             vec![(s(0, 0), s(0, 3)), (s(2, 1), s(2, 2))]
         );
-        let all_fail = vec![Group {
-            samples: vec![sample(Verdict::Fail, 1.0, 0.5, 0.0)],
-            reference: None,
-        }];
+        let all_fail = vec![group(None, &[(Verdict::Fail, 1.0, 0.5, 0.0)])];
         assert_eq!(
             (Codpo {
                 beta: 0.1,

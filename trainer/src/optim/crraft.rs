@@ -50,7 +50,7 @@ impl PolicyOptimizer for Crraft {
 mod tests {
     use super::*;
     use crate::optim::Reference;
-    use crate::optim::testing::sample;
+    use crate::optim::testing::group;
 
     #[test]
     fn selection_and_reference_fallback() {
@@ -66,25 +66,19 @@ mod tests {
         });
         let groups = vec![
             // best reward among passing within KL: index 2 (index 1 has higher reward but kl too big)
-            Group {
-                samples: vec![
-                    sample(Verdict::Pass, 1.0, 0.6, 0.0),
-                    sample(Verdict::Pass, 9.0, 0.9, 5.0),
-                    sample(Verdict::Pass, 2.0, 0.7, 0.5),
-                    sample(Verdict::Fail, 10.0, 0.95, 0.0),
+            group(
+                failing_ref.clone(),
+                &[
+                    (Verdict::Pass, 1.0, 0.6, 0.0),
+                    (Verdict::Pass, 9.0, 0.9, 5.0),
+                    (Verdict::Pass, 2.0, 0.7, 0.5),
+                    (Verdict::Fail, 10.0, 0.95, 0.0),
                 ],
-                reference: failing_ref.clone(),
-            },
+            ),
             // nothing passes: passing reference, weight 0.5
-            Group {
-                samples: vec![sample(Verdict::Fail, 1.0, 0.5, 0.0)],
-                reference: passing_ref,
-            },
+            group(passing_ref, &[(Verdict::Fail, 1.0, 0.5, 0.0)]),
             // nothing passes and the reference fails: skipped
-            Group {
-                samples: vec![sample(Verdict::Error, 1.0, 0.5, 0.0)],
-                reference: failing_ref,
-            },
+            group(failing_ref, &[(Verdict::Error, 1.0, 0.5, 0.0)]),
         ];
         let plan = (Crraft { kl_max: 1.0 }).plan(&groups);
         assert_eq!(

@@ -282,4 +282,15 @@ pub(crate) mod testing {
             len: 4,
         }
     }
+
+    /// A group of `samples`, each `(verdict, reward, calibrated, kl)` as [`sample`] takes them.
+    pub fn group(reference: Option<Reference>, samples: &[(Verdict, f32, f32, f32)]) -> Group {
+        Group {
+            samples: samples
+                .iter()
+                .map(|&(verdict, reward, calibrated, kl)| sample(verdict, reward, calibrated, kl))
+                .collect(),
+            reference,
+        }
+    }
 }

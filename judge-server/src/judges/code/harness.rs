@@ -28,6 +28,15 @@ pub struct Invocation {
     pub stdin: Vec<u8>,
 }
 
+/// What an assert- or call-style run is made of: the solution, its tests, the nonce that tags
+/// the report, and how close non-integer call results must be (relative).
+pub struct TestJob<'a> {
+    pub solution: &'a str,
+    pub spec: &'a TestSpec,
+    pub nonce: &'a str,
+    pub relative_tolerance: f64,
+}
+
 /// How a language runs assert- and call-style tests.
 pub enum TestRun {
     /// One instance runs the solution, then the tests, and writes the report on its stdout.
@@ -49,13 +58,7 @@ pub trait Harness: Sync {
     /// write the nonce-tagged report that `parse_report` reads (`None` for stdio tests).
     /// Call results compare as `same` in the driver: integers exactly, non-integer numbers
     /// within `relative_tolerance`.
-    fn tests(
-        &self,
-        solution: &str,
-        spec: &TestSpec,
-        nonce: &str,
-        relative_tolerance: f64,
-    ) -> Option<TestRun>;
+    fn tests(&self, job: &TestJob) -> Option<TestRun>;
     /// The run of `solution` alone, reading `input` on stdin.
     fn stdio(&self, solution: &str, input: &str) -> Invocation;
     /// Whether an error message (or stderr) names the interpreter's out-of-memory error.
@@ -84,14 +87,8 @@ impl Harness for Python {
         &["python", "py", "python3"]
     }
 
-    fn tests(
-        &self,
-        solution: &str,
-        spec: &TestSpec,
-        nonce: &str,
-        relative_tolerance: f64,
-    ) -> Option<TestRun> {
-        let (solution, driver) = python_programs(solution, spec, nonce, relative_tolerance)?;
+    fn tests(&self, job: &TestJob) -> Option<TestRun> {
+        let (solution, driver) = python_programs(job)?;
         let invocation = |program| Invocation {
             args: vec!["-c".to_owned(), program],
             stdin: Vec::new(),
@@ -160,13 +157,8 @@ fn python_calls(function: &str, cases: &[(Value, Value)], source: Option<&str>) 
 /// The solution's program and the driver's for assert- and call-style tests (`None` for stdio
 /// tests, which run the solution itself). Everything variable goes into the final call's
 /// arguments, as literals: no template substitution that a solution's text could interfere with.
-fn python_programs(
-    solution: &str,
-    spec: &TestSpec,
-    nonce: &str,
-    relative_tolerance: f64,
-) -> Option<(String, String)> {
-    let driven = spec.driven()?;
+fn python_programs(job: &TestJob) -> Option<(String, String)> {
+    let driven = job.spec.driven()?;
     let (setup, prelude) = (driven.setup, driven.prelude);
     let tests: Vec<String> = driven.tests.iter().map(|t| literal(t)).collect();
     let calls = driven.calls.map_or("None".to_owned(), |c| {
@@ -182,18 +174,18 @@ fn python_programs(
         harness_module("_moj_solution_side", SOLUTION_SIDE),
         literal(&prefix),
         literal(setup),
-        literal(solution)
+        literal(job.solution)
     );
     let must_proxy = serde_json::to_string(driven.entry_points).expect("JSON");
     let driver_program = format!(
         "{}._moj_drive({}, {}, {}, {}, {must_proxy}, [{}], {calls}, {})\n",
         harness_module("_moj_driver", DRIVER),
-        literal(nonce),
+        literal(job.nonce),
         literal(&prefix),
         literal(setup),
         literal(prelude),
         tests.join(", "),
-        float_literal(relative_tolerance),
+        float_literal(job.relative_tolerance),
     );
     Some((solution_program, driver_program))
 }

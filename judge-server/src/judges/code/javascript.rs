@@ -48,8 +48,8 @@
 
 use serde_json::{Value, json};
 
-use super::harness::{Harness, Invocation, TestRun, literal};
-use super::spec::{TestSpec, calls_value};
+use super::harness::{Harness, Invocation, TestJob, TestRun, literal};
+use super::spec::calls_value;
 use crate::sandbox::Language;
 
 pub struct JavaScript;
@@ -357,14 +357,9 @@ impl Harness for JavaScript {
         &["javascript", "js", "node", "nodejs", "mjs"]
     }
 
-    fn tests(
-        &self,
-        solution: &str,
-        spec: &TestSpec,
-        nonce: &str,
-        _relative_tolerance: f64,
-    ) -> Option<TestRun> {
-        let driven = spec.driven()?;
+    fn tests(&self, job: &TestJob) -> Option<TestRun> {
+        let (solution, nonce) = (job.solution, job.nonce);
+        let driven = job.spec.driven()?;
         let calls = driven
             .calls
             .map_or(Value::Null, |c| calls_value(c.function, c.cases));
@@ -405,6 +400,7 @@ fn program(data: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judges::code::spec::TestSpec;
 
     #[test]
     fn the_nonce_travels_on_stdin_only() {
@@ -414,9 +410,16 @@ mod tests {
             entry_points: Vec::new(),
             tests: vec!["assert(f() === 1)".into()],
         };
-        let Some(TestRun::Single(run)) =
-            JAVASCRIPT.tests("const f = () => 1; // \"})();", &spec, "MOJ-abc", 1e-5)
-        else {
+        fn job<'a>(solution: &'a str, spec: &'a TestSpec, nonce: &'a str) -> TestJob<'a> {
+            TestJob {
+                solution,
+                spec,
+                nonce,
+                relative_tolerance: 1e-5,
+            }
+        }
+        let solution = "const f = () => 1; // \"})();";
+        let Some(TestRun::Single(run)) = JAVASCRIPT.tests(&job(solution, &spec, "MOJ-abc")) else {
             panic!("JavaScript runs its tests in one instance");
         };
         assert_eq!(run.stdin, b"MOJ-abc\n");
@@ -424,7 +427,7 @@ mod tests {
         assert!(!run.args.iter().any(|a| a.contains("MOJ-abc")));
         assert!(run.args[2].contains(r#"const f = () => 1; // \\\"})();"#));
         let stdio = TestSpec::Stdio { cases: Vec::new() };
-        assert!(JAVASCRIPT.tests("x", &stdio, "n", 1e-5).is_none());
+        assert!(JAVASCRIPT.tests(&job("x", &stdio, "n")).is_none());
         assert_eq!(JAVASCRIPT.stdio("x", "in").stdin, b"in");
     }
 }

@@ -40,7 +40,7 @@ use super::{
 };
 use crate::sandbox::compiler::{CStandard, CppStandard, Dialect, Rejected};
 use crate::sandbox::{CompiledProgram, Language, RunLimits, RunOutput, Sandbox, SandboxError};
-use harness::{Harness, Invocation, TestRun};
+use harness::{Harness, Invocation, TestJob, TestRun};
 use moj_code::{Comparison, Extraction};
 use outcome::TestsRan;
 use spec::TestSpec;
@@ -416,8 +416,13 @@ impl CodeJudge {
         spec: &TestSpec,
     ) -> Judgement {
         let nonce = nonce();
-        let Some(run) = harness.tests(solution, spec, &nonce, self.config.relative_tolerance)
-        else {
+        let job = TestJob {
+            solution,
+            spec,
+            nonce: &nonce,
+            relative_tolerance: self.config.relative_tolerance,
+        };
+        let Some(run) = harness.tests(&job) else {
             return Judgement::error("internal: no harness for this test format");
         };
         let ran = match run {
