@@ -116,7 +116,7 @@ impl Experiment<'_> {
             &run_dir,
             self.dirs,
             judge_url,
-            &optimizer,
+            (&optimizer, self.scale.rl_learning_rate_of(method)),
         );
         std::fs::create_dir_all(&run_dir)?;
         std::fs::write(run_dir.join("cgpo.toml"), toml::to_string_pretty(&config)?)?;
@@ -132,7 +132,7 @@ fn run_config(
     run_dir: &Path,
     dirs: &Dirs,
     judge_url: &str,
-    optimizer: &OptimizerConfig,
+    (optimizer, learning_rate): (&OptimizerConfig, f64),
 ) -> TrainConfig {
     let (sft_dir, rm_dir, data_dir) = (&dirs.sft, &dirs.reward, &dirs.data);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -148,7 +148,7 @@ fn run_config(
             reference: None,
         },
         optimizer: AdamWSettings {
-            learning_rate: scale.rl_learning_rate,
+            learning_rate,
             schedule: Schedule::Constant,
             grad_clip: 1.0,
             ..Default::default()

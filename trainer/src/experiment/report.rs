@@ -544,13 +544,27 @@ fn setup_section(inputs: &Inputs) -> Result<String> {
         scale.eval_per_task,
         scale.prompts_per_step,
         scale.samples_per_prompt,
-        scale.rl_learning_rate,
+        learning_rates(scale),
         scale.eval_every,
         inputs.provenance.hyperparameters,
         peaks_line(inputs.memory),
         inputs.elapsed.as_secs_f64() / 60.0
     )?;
     Ok(md)
+}
+
+/// `0.0002`, or `0.0002 (crpg 0.001)` where a method has its own.
+fn learning_rates(scale: &Scale) -> String {
+    let own: Vec<String> = scale
+        .rl_learning_rates
+        .iter()
+        .map(|(method, rate)| format!("{method} {rate}"))
+        .collect();
+    if own.is_empty() {
+        scale.rl_learning_rate.to_string()
+    } else {
+        format!("{} ({})", scale.rl_learning_rate, own.join(", "))
+    }
 }
 
 fn peaks_line(peaks: &StagePeaks) -> String {
