@@ -14,6 +14,7 @@ use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::judges::JudgeContext;
 use crate::metrics::Metrics;
+use crate::sandbox::Sandbox;
 use crate::scoring::Scorer;
 use crate::shutdown;
 use crate::store::Database;
@@ -63,19 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&metrics),
         ))
     });
-    let sandbox_config = config.sandbox.clone();
-    let sandbox =
-        tokio::task::spawn_blocking(move || crate::sandbox::Sandbox::start(&sandbox_config))
-            .await
-            .context("starting the sandbox")?
-            .map_err(|e| anyhow::anyhow!(e))?;
-    let sandbox = Arc::new(sandbox.0);
-    // Judge plugins not loaded in this process yet come from the database.
-    let plugin_db = db.clone();
-    sandbox.set_plugin_source(Arc::new(move |sha256: String| {
-        let db = plugin_db.clone();
-        Box::pin(async move { db.plugin_module(&sha256).await.map_err(|e| e.to_string()) })
-    }));
+    let sandbox = start_sandbox(&config, &db).await?;
     let llm = crate::llm::Backends::from_config(&config.llm, |var| std::env::var(var).ok())?;
     let context = JudgeContext {
         sandbox: Some(Arc::clone(&sandbox)),
@@ -134,16 +123,46 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
-    let mut server = tokio::spawn(server);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    if run_until_signal(tokio::spawn(server), trigger, grace).await? {
+        db.close().await;
+        tracing::info!("judge-server stopped");
+    }
+    Ok(())
+}
+
+/// The sandbox, started off the async workers (compiling its runtimes takes a while), with
+/// judge plugins not loaded in this process yet read from the database.
+async fn start_sandbox(config: &Config, db: &Database) -> anyhow::Result<Arc<Sandbox>> {
+    let sandbox_config = config.sandbox.clone();
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(&sandbox_config))
+        .await
+        .context("starting the sandbox")?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let sandbox = Arc::new(sandbox.0);
+    let plugin_db = db.clone();
+    sandbox.set_plugin_source(Arc::new(move |sha256: String| {
+        let db = plugin_db.clone();
+        Box::pin(async move { db.plugin_module(&sha256).await.map_err(|e| e.to_string()) })
+    }));
+    Ok(sandbox)
+}
+
+/// Serves until the server ends by itself (`false`) or an OS signal asks to stop (`true`):
+/// then `trigger` tells the connections, and requests in flight get `grace` to finish.
+async fn run_until_signal(
+    mut server: tokio::task::JoinHandle<()>,
+    trigger: shutdown::ShutdownTrigger,
+    grace: Duration,
+) -> anyhow::Result<bool> {
     tokio::select! {
         finished = &mut server => {
             finished.context("server task")?;
-            return Ok(());
+            return Ok(false);
         }
         _ = shutdown::os_signal() => {}
     }
     trigger.trigger();
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     match tokio::time::timeout(grace, &mut server).await {
         Ok(finished) => finished.context("server task")?,
         Err(_) => {
@@ -154,7 +173,5 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             server.abort();
         }
     }
-    db.close().await;
-    tracing::info!("judge-server stopped");
-    Ok(())
+    Ok(true)
 }
