@@ -181,9 +181,7 @@ impl Scale {
             filler_demonstrations: 0.15,
         }
     }
-}
 
-impl Scale {
     /// The RL learning rate of `method`.
     pub fn rl_learning_rate_of(&self, method: &str) -> f64 {
         self.rl_learning_rates
