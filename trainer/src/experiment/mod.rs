@@ -79,6 +79,13 @@ pub struct ExperimentArgs {
     /// SFT steps (overrides the preset).
     #[arg(long)]
     pub sft_steps: Option<usize>,
+    /// Held-out (or validation) prompts per task (overrides the preset).
+    #[arg(long)]
+    pub eval_prompts: Option<usize>,
+    /// Evaluate every this many RL steps, and at the end (overrides the preset; 0: at the end
+    /// only).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
     /// Layers of the from-scratch policy (overrides the preset).
     #[arg(long)]
     pub layers: Option<usize>,
@@ -176,7 +183,7 @@ impl Scale {
             rl_learning_rates: BTreeMap::new(),
             prompts_per_step: by_size(4, 4, 2),
             samples_per_prompt: by_size(4, 4, 2),
-            max_new_tokens: by_size(56, 56, 32),
+            max_new_tokens: by_size(80, 80, 32),
             flawed_demonstrations: 0.3,
             filler_demonstrations: 0.15,
         }
@@ -395,7 +402,13 @@ fn provenance_of(args: &ExperimentArgs) -> report::Provenance {
         } else {
             "held-out test".into()
         },
-        hyperparameters: HYPERPARAMETERS.into(),
+        hyperparameters: if Size::of(args) == Size::Full && args.policy.is_none() {
+            HYPERPARAMETERS.into()
+        } else {
+            "not tuned: the preset's values with the command line's overrides (the command is in \
+             experiment.json)"
+                .into()
+        },
     }
 }
 
@@ -439,6 +452,13 @@ fn scale_for(args: &ExperimentArgs, vocab: usize, pretrained: Option<&Model>) ->
     }
     if let Some(steps) = args.sft_steps {
         scale.sft_steps = steps;
+    }
+    if let Some(prompts) = args.eval_prompts {
+        anyhow::ensure!(prompts > 0, "--eval-prompts: at least 1 prompt per task");
+        scale.eval_per_task = prompts;
+    }
+    if let Some(every) = args.eval_every {
+        scale.eval_every = every;
     }
     for entry in &args.rl_lr {
         scale.set_rl_learning_rate(entry)?;

@@ -111,9 +111,10 @@ pub enum MathLevel {
     Digits,
     /// A two-digit number plus a digit.
     TensPlusDigit,
-    /// `a - b` with `a` up to 20.
+    /// `a - b` with `a` up to 20 and `b` a digit.
     Difference,
-    /// Two two-digit numbers.
+    /// Two two-digit numbers: answered without a worked count, the level a byte-level model
+    /// of this size does not learn in the SFT budget.
     TwoDigit,
 }
 
@@ -129,20 +130,85 @@ impl MathLevel {
     }
 }
 
+/// A math problem: `a + b` or `a - b`.
+struct Sum {
+    a: i64,
+    b: i64,
+    minus: bool,
+}
+
+impl Sum {
+    fn draw(level: MathLevel, rng: &mut ChaCha8Rng) -> Self {
+        let (a, b, minus) = match level {
+            MathLevel::Digits => (rng.random_range(1..=9), rng.random_range(1..=9), false),
+            MathLevel::TensPlusDigit => (rng.random_range(10..=49), rng.random_range(1..=9), false),
+            MathLevel::Difference => {
+                let a = rng.random_range(5..=20);
+                (a, rng.random_range(1..a.min(10)), true)
+            }
+            MathLevel::TwoDigit => (rng.random_range(10..=49), rng.random_range(10..=49), false),
+        };
+        Sum { a, b, minus }
+    }
+
+    fn op(&self) -> char {
+        if self.minus { '-' } else { '+' }
+    }
+
+    /// What one step of the count adds.
+    fn unit(&self) -> i64 {
+        if self.minus { -1 } else { 1 }
+    }
+
+    fn value(&self) -> i64 {
+        self.a + self.unit() * self.b
+    }
+
+    /// The worked count from `a`, one unit a step, each value with how many are still to go:
+    /// `7+4: 8:3 9:2 10:1 11:0` (`steps` of them; the full count when `steps == b`).
+    fn count(&self, steps: i64) -> String {
+        let mut text = format!("{}{}{}:", self.a, self.op(), self.b);
+        for i in 1..=steps {
+            text.push_str(&format!(" {}:{}", self.a + self.unit() * i, self.b - i));
+        }
+        text
+    }
+
+    /// `a op b = answer`, stated without working (the hardest level's form).
+    fn stated(&self, answer: i64) -> String {
+        format!("{} {} {} = {answer}", self.a, self.op(), self.b)
+    }
+}
+
+fn final_answer(working: &str, answer: i64) -> String {
+    format!("{working}. The final answer is {answer}")
+}
+
+/// A math problem; its reference counts the answer out unit by unit (each step adds one and
+/// says how many remain, which a small byte-level model can learn where it cannot learn an
+/// addition table), except at the hardest level, which states the sum. The flawed response
+/// stops the count a step early or misreads its end.
 fn math(rng: &mut ChaCha8Rng) -> Synthetic {
     let level = MathLevel::of(rng.random());
-    let (a, b, minus) = match level {
-        MathLevel::Digits => (rng.random_range(1..=9), rng.random_range(1..=9), false),
-        MathLevel::TensPlusDigit => (rng.random_range(10..=49), rng.random_range(1..=9), false),
-        MathLevel::Difference => {
-            let a = rng.random_range(5..=20);
-            (a, rng.random_range(1..a), true)
+    let sum = Sum::draw(level, rng);
+    let c = sum.value();
+    let (working, flawed) = match level {
+        MathLevel::TwoDigit => {
+            let wrong = c + [1, 2, -1, 10][rng.random_range(0..4)];
+            (sum.stated(c), final_answer(&sum.stated(wrong), wrong))
         }
-        MathLevel::TwoDigit => (rng.random_range(10..=49), rng.random_range(10..=49), false),
+        _ if sum.b > 1 && rng.random_bool(0.5) => {
+            let early = sum.a + sum.unit() * (sum.b - 1);
+            (sum.count(sum.b), final_answer(&sum.count(sum.b - 1), early))
+        }
+        _ => {
+            let wrong = c + [1, -1, 10][rng.random_range(0..3)];
+            (sum.count(sum.b), final_answer(&sum.count(sum.b), wrong))
+        }
     };
-    let (c, op) = if minus { (a - b, '-') } else { (a + b, '+') };
     let name = *NAMES.choose(rng).unwrap_or(&"Tom");
     let item = *ITEMS.choose(rng).unwrap_or(&"apples");
+    let Sum { a, b, minus } = sum;
     let prompt = match (minus, rng.random_range(0..3)) {
         (false, 0) => format!("{name} has {a} {item} and gets {b} more. How many {item} now?"),
         (false, 1) => format!("What is {a} plus {b}?"),
@@ -151,14 +217,13 @@ fn math(rng: &mut ChaCha8Rng) -> Synthetic {
         (true, 1) => format!("What is {a} minus {b}?"),
         (true, _) => format!("There are {a} {item}. {name} takes {b}. How many {item} remain?"),
     };
-    let wrong = c + [1, 2, -1, 10][rng.random_range(0..4)];
     Synthetic {
         example: Example {
             prompt: PromptSpec::Text(prompt),
-            reference: Some(format!("{a} {op} {b} = {c}. The final answer is {c}")),
+            reference: Some(final_answer(&working, c)),
             metadata: meta(json!({"answer": c.to_string(), "level": format!("{level:?}")})),
         },
-        flawed: format!("{a} {op} {b} = {wrong}. The final answer is {wrong}"),
+        flawed,
     }
 }
 
@@ -448,6 +513,29 @@ mod tests {
                 .unwrap()
                 .ends_with(&format!("The final answer is {answer}"))
         );
+    }
+
+    #[test]
+    fn math_references_count_to_the_answer_within_the_generation_budget() {
+        let math = generate(TaskKind::Math, 2000, 7);
+        let mut early_stops = 0;
+        for s in &math {
+            let reference = s.example.reference.as_deref().unwrap();
+            let answer = s.example.metadata["answer"].as_str().unwrap();
+            assert!(reference.len() < 80, "{reference}");
+            if s.example.metadata["level"] == "TwoDigit" {
+                assert!(reference.contains(&format!(" = {answer}. ")), "{reference}");
+                continue;
+            }
+            // the count's last value is the answer, with nothing left to go
+            assert!(
+                reference.ends_with(&format!(" {answer}:0. The final answer is {answer}")),
+                "{reference}"
+            );
+            let (count, _) = s.flawed.split_once(". The final").unwrap();
+            early_stops += usize::from(!count.ends_with(":0"));
+        }
+        assert!(early_stops > 200, "{early_stops} flawed counts stop early");
     }
 
     #[test]
