@@ -6,10 +6,10 @@
 # CODPO, judged by the real judge server (started on 127.0.0.1 with SQLite). The report lands in
 # ./experiment-report/ (report.md, plots/, runs/*/metrics.jsonl, experiment.json) and its table
 # is printed at the end. One seed of the full preset (300 training and 100 held-out prompts per
-# task, 3000 SFT steps, evaluation every 4 steps) took 17.4 min after the build on the 2-core
-# reference machine (2026-12-05, commit 9481c41, with a low-priority cargo build on the second
-# core; SFT alone about 11 min; the release build itself 12 to 20 min cold); `--seeds 5` took
-# 37.6 minutes (each further seed adds about 5 minutes) with another experiment on the second core.
+# task, 3000 SFT steps, evaluation every 4 steps) took 14.2 min after the build on the 2-core
+# reference machine (2026-12-05; SFT alone about 11 min, then two RL runs at once; one at a time,
+# commit 9481c41, 17.4 min; the release build itself 12 to 20 min cold); `--seeds 5` took 37.6
+# minutes at 9481c41 with one RL run at a time and another experiment on the second core.
 #
 #   scripts/run.sh                 # one seed per method
 #   scripts/run.sh --seeds 5       # means with 95 % intervals and significance tables

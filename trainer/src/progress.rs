@@ -48,7 +48,7 @@ pub fn report_step(bar: &ProgressBar, step: usize, records: &[TaskMetrics]) {
     let line = summary(records);
     bar.set_position(step as u64);
     if bar.is_hidden() {
-        eprintln!("step {step}: {line}");
+        eprintln!("{} step {step}: {line}", bar.prefix());
     } else {
         bar.set_message(line);
     }

@@ -32,7 +32,10 @@ const LOGIT_COPIES: f64 = 4.0;
 pub struct Estimate {
     pub sft_mib: f64,
     pub reward_model_mib: f64,
+    /// One RL run's step.
     pub rl_step_mib: f64,
+    /// RL runs at once (they share the process's own footprint).
+    pub rl_jobs: usize,
 }
 
 impl Estimate {
@@ -53,13 +56,29 @@ impl Estimate {
             sft_mib: mib(sft),
             reward_model_mib: mib(reward_model),
             rl_step_mib: mib(rl),
+            rl_jobs: 1,
+        }
+    }
+
+    /// The RL stage's peak with `rl_jobs` runs at once.
+    fn rl_stage_mib(&self) -> f64 {
+        BASE_MIB + self.rl_jobs as f64 * (self.rl_step_mib - BASE_MIB)
+    }
+
+    /// How many RL runs at once fit in `available_mib` (at least 1; unbounded when unknown).
+    pub fn rl_runs_that_fit(&self, available_mib: Option<f64>) -> usize {
+        match available_mib {
+            Some(available) => {
+                ((available - BASE_MIB) / (self.rl_step_mib - BASE_MIB)).max(1.0) as usize
+            }
+            None => usize::MAX,
         }
     }
 
     pub fn peak_mib(&self) -> f64 {
         self.sft_mib
             .max(self.reward_model_mib)
-            .max(self.rl_step_mib)
+            .max(self.rl_stage_mib())
     }
 
     /// Fails, saying what to change, when the peak is more than `available_mib` (unless
@@ -72,13 +91,14 @@ impl Estimate {
             return Ok(());
         }
         bail!(
-            "this experiment needs about {:.1} GiB (SFT {:.1}, reward model {:.1}, RL step {:.1}) \
-             and {:.1} GiB is available: use a smaller preset (--quick, --smoke) or model, or set \
-             {SKIP_ENV}=1 to start anyway",
+            "this experiment needs about {:.1} GiB (SFT {:.1}, reward model {:.1}, RL step {:.1} \
+             with {} run(s) at once) and {:.1} GiB is available: use a smaller preset (--quick, \
+             --smoke) or model, fewer --jobs, or set {SKIP_ENV}=1 to start anyway",
             gib(self.peak_mib()),
             gib(self.sft_mib),
             gib(self.reward_model_mib),
-            gib(self.rl_step_mib),
+            gib(self.rl_stage_mib()),
+            self.rl_jobs,
             gib(available)
         )
     }
@@ -157,6 +177,19 @@ mod tests {
         assert!(error.contains("GiB is available"), "{error}");
         estimate.check(Some(estimate.peak_mib() + 1.0)).unwrap();
         estimate.check(None).unwrap();
+        // two RL runs at once need the RL step's memory twice, less the shared footprint
+        let one = estimate.peak_mib();
+        let mut two = estimate.clone();
+        two.rl_jobs = 2;
+        assert!(
+            two.peak_mib() > one && two.peak_mib() < 2.0 * one,
+            "{two:?}"
+        );
+        assert_eq!(
+            estimate.rl_runs_that_fit(Some(2.0 * estimate.rl_step_mib)),
+            2
+        );
+        assert_eq!(estimate.rl_runs_that_fit(Some(1.0)), 1);
         // micro-batches bound the reward model's activations
         scale.rm_micro_batch = 16;
         assert!(Estimate::of(&scale, 120).reward_model_mib > estimate.reward_model_mib);

@@ -92,6 +92,10 @@ pub struct ExperimentArgs {
     /// Hidden size of the from-scratch policy (overrides the preset; intermediate = 8/3 x hidden).
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// RL runs at once (default: as many as the cores and the memory estimate allow; each run
+    /// is single-threaded and its results do not depend on this).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// Evaluate on a validation split of the training prompts (held back from SFT, the reward
     /// model and RL) instead of the held-out test split: for choosing hyperparameters without
     /// looking at the test split.
@@ -298,10 +302,12 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     // One stream for the demonstrations' flaws and then the preference pairs.
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let train_sets = write_datasets(&scale, &dirs, args.validation)?;
-    let estimate = budget::Estimate::of(&scale, longest_prompt(&train_sets, &tokenizer)?);
+    let mut estimate = budget::Estimate::of(&scale, longest_prompt(&train_sets, &tokenizer)?);
+    estimate.rl_jobs = rl_jobs(&args, &estimate);
     eprintln!(
-        "      memory: about {:.0} MiB at the peak; {} MiB available",
+        "      memory: about {:.0} MiB at the peak ({} RL run(s) at once); {} MiB available",
         estimate.peak_mib(),
+        estimate.rl_jobs,
         memory::available_mib().map_or("unknown".into(), |m| format!("{m:.0}"))
     );
     estimate.check(memory::available_mib())?;
@@ -329,6 +335,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         scale: &scale,
         optimizers: &optimizers,
         dirs: &dirs,
+        jobs: estimate.rl_jobs,
     };
     let (start, runs) = experiment.reinforce()?;
     (peaks.generation_mib, peaks.rl_step_mib) = reinforcement_peaks(&start, &runs);
@@ -379,6 +386,16 @@ fn reinforcement_peaks(
         .filter_map(|r| r.peak_rss_mib)
         .reduce(f64::max);
     (start.first().and_then(|r| r.peak_rss_mib), rl_step)
+}
+
+/// `--jobs`, or as many RL runs as there are runs, cores and memory for.
+fn rl_jobs(args: &ExperimentArgs, estimate: &budget::Estimate) -> usize {
+    let runs = args.methods.len() * args.seeds;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.min(estimate.rl_runs_that_fit(memory::available_mib()))
+    });
+    jobs.clamp(1, runs.max(1))
 }
 
 /// `--methods` as optimizer configurations (with `--seeds` checked).

@@ -1,9 +1,12 @@
 //! Stage 4 of the experiment: every method and seed from the SFT policy, judged by the judge
 //! server (started here unless `--judge-url`).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use indicatif::MultiProgress;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::datasets::Dirs;
@@ -45,6 +48,8 @@ pub(super) struct Experiment<'a> {
     pub(super) scale: &'a Scale,
     pub(super) optimizers: &'a [(String, OptimizerConfig)],
     pub(super) dirs: &'a Dirs,
+    /// RL runs at once.
+    pub(super) jobs: usize,
 }
 
 impl Experiment<'_> {
@@ -73,25 +78,82 @@ impl Experiment<'_> {
             .trainer("start", 0, first, &judge_url, &runtime)?
             .evaluate()?;
         let start_summary = report::Evaluation::last(&start);
-        let mut runs = Vec::new();
-        for seed in 0..args.seeds as u64 {
-            for (method, _) in self.optimizers {
-                let name = format!("{method}-seed{seed}");
-                memory::release_freed();
-                let mut trainer = self.trainer(&name, seed, method, &judge_url, &runtime)?;
-                let bar = progress::bar(scale.rl_steps as u64, &format!("{method} s{seed}"));
-                trainer.run(&mut |step, _, records| progress::report_step(&bar, step, records))?;
-                bar.finish_and_clear();
-                let records = crate::metrics::read(&self.run_dir(&name).join("metrics.jsonl"))?;
-                let summary = report::RunSummary::new(method, seed, records);
-                eprintln!(
-                    "      {method} seed {seed}: {}",
-                    summary.one_line(&start_summary)
-                );
-                runs.push(summary);
-            }
-        }
+        let queue: Vec<(u64, &str)> = (0..args.seeds as u64)
+            .flat_map(|seed| self.optimizers.iter().map(move |(m, _)| (seed, m.as_str())))
+            .collect();
+        let runs = self.run_all(&queue, &judge_url, &runtime, &start_summary)?;
         Ok((start, runs))
+    }
+
+    /// Every (seed, method) run of `queue`, `self.jobs` at a time (each run is single-threaded
+    /// and depends only on its seed, so the results do not depend on the order), in queue
+    /// order. The first failure stops the workers after their current run.
+    fn run_all(
+        &self,
+        queue: &[(u64, &str)],
+        judge_url: &str,
+        runtime: &Arc<tokio::runtime::Runtime>,
+        start: &report::Evaluation,
+    ) -> Result<Vec<report::RunSummary>> {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let done = Mutex::new(Vec::new());
+        let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
+        let worker = || -> Result<()> {
+            while !failed.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(seed, method)) = queue.get(i) else {
+                    break;
+                };
+                let run = self.run_one(seed, method, judge_url, runtime, bars.as_ref(), start);
+                match run {
+                    Ok(summary) => done.lock().map_err(|_| poisoned())?.push((i, summary)),
+                    Err(error) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                }
+            }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.jobs.clamp(1, queue.len().max(1)))
+                .map(|_| scope.spawn(worker))
+                .collect();
+            workers.into_iter().try_for_each(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow!("an RL run panicked")))
+            })
+        })?;
+        let mut done = done.into_inner().map_err(|_| poisoned())?;
+        done.sort_by_key(|(i, _)| *i);
+        Ok(done.into_iter().map(|(_, summary)| summary).collect())
+    }
+
+    /// One RL run: `method` from the SFT policy with `seed`, summarised against the start.
+    fn run_one(
+        &self,
+        seed: u64,
+        method: &str,
+        judge_url: &str,
+        runtime: &Arc<tokio::runtime::Runtime>,
+        bars: Option<&MultiProgress>,
+        start: &report::Evaluation,
+    ) -> Result<report::RunSummary> {
+        let name = format!("{method}-seed{seed}");
+        memory::release_freed();
+        let mut trainer = self.trainer(&name, seed, method, judge_url, runtime)?;
+        let bar = progress::bar(self.scale.rl_steps as u64, &format!("{method} s{seed}"));
+        let bar = match bars {
+            Some(bars) => bars.add(bar),
+            None => bar,
+        };
+        trainer.run(&mut |step, _, records| progress::report_step(&bar, step, records))?;
+        bar.finish_and_clear();
+        let records = crate::metrics::read(&self.run_dir(&name).join("metrics.jsonl"))?;
+        let summary = report::RunSummary::new(method, seed, records);
+        eprintln!("      {method} seed {seed}: {}", summary.one_line(start));
+        Ok(summary)
     }
 
     fn run_dir(&self, name: &str) -> PathBuf {
@@ -122,6 +184,10 @@ impl Experiment<'_> {
         std::fs::write(run_dir.join("cgpo.toml"), toml::to_string_pretty(&config)?)?;
         Trainer::new(config, false, runtime.clone())
     }
+}
+
+fn poisoned() -> anyhow::Error {
+    anyhow!("an RL run panicked while recording its result")
 }
 
 /// The configuration of one RL run from the SFT policy, judged at `judge_url`.
