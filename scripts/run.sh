@@ -13,7 +13,7 @@
 #
 #   scripts/run.sh                 # one seed per method
 #   scripts/run.sh --seeds 5       # means with 95 % intervals and significance tables
-#   scripts/run.sh --quick         # ~3 minutes, tiny settings
+#   scripts/run.sh --quick         # 17 s after the build, tiny settings (a pipeline check)
 # Any argument goes to `trainer experiment` (see `trainer experiment --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

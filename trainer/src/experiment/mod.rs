@@ -39,7 +39,8 @@ pub struct ExperimentArgs {
     /// Report directory (created; an existing one is overwritten).
     #[arg(long, default_value = "experiment-report")]
     pub out: PathBuf,
-    /// A small configuration that finishes in about 3 minutes on 2 cores (used by tests).
+    /// A small configuration that finishes in under a minute on 2 cores (release build; used by
+    /// tests).
     #[arg(long, conflicts_with = "smoke")]
     pub quick: bool,
     /// A few steps of everything on a handful of prompts: checks the pipeline (with a
